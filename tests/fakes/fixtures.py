@@ -1,0 +1,46 @@
+"""Access to the captured webhook bodies in ../shared/fixtures (real Alertmanager 0.25 output)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_CANDIDATES = [
+    Path(os.environ.get("CHATOPS_FIXTURES_DIR", "")) if os.environ.get("CHATOPS_FIXTURES_DIR") else None,
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures",
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures",
+]
+
+
+def fixtures_dir() -> Path:
+    """Directory holding `alertmanager/` and `drift/` captured bodies."""
+    for candidate in _CANDIDATES:
+        if candidate is not None and (candidate / "alertmanager").is_dir():
+            return candidate
+    raise RuntimeError("shared/fixtures not found; set CHATOPS_FIXTURES_DIR")
+
+
+def fixture_bytes(relative: str) -> bytes:
+    """Raw bytes of one fixture file, e.g. 'alertmanager/api_firing_single-alert.json'."""
+    return (fixtures_dir() / relative).read_bytes()
+
+
+def fixture_json(relative: str) -> Any:
+    """Parsed JSON of one fixture file."""
+    return json.loads(fixture_bytes(relative))
+
+
+@pytest.fixture
+def am_fixture() -> Any:
+    """Loader: am_fixture('api_firing_single-alert') -> raw bytes of that Alertmanager body."""
+    return lambda name: fixture_bytes(f"alertmanager/{name}.json")
+
+
+@pytest.fixture
+def drift_fixture() -> Any:
+    """Loader: drift_fixture('drift-script_event-drift') -> raw bytes of that drift body."""
+    return lambda name: fixture_bytes(f"drift/{name}.json")

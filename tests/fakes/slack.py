@@ -1,0 +1,1 @@
+"""Placeholder: the fake Slack Web API server is being written."""

@@ -1,0 +1,38 @@
+"""Durable state shared by the gateway and the bot (see storage.base.Store)."""
+
+from storage.base import (
+    AuditEntry,
+    MessageRecord,
+    MessageUpdate,
+    OutboxItem,
+    OutboxStats,
+    Store,
+    StoreError,
+    Versioned,
+)
+
+__all__ = [
+    "AuditEntry",
+    "MessageRecord",
+    "MessageUpdate",
+    "OutboxItem",
+    "OutboxStats",
+    "Store",
+    "StoreError",
+    "Versioned",
+    "open_store",
+]
+
+
+async def open_store(url: str) -> Store:
+    """Open the store named by CHATOPS_STORE_URL (`sqlite:///...` or `redis://...`)."""
+    if url.startswith("sqlite:///"):
+        from storage.sqlite import SqliteStore
+
+        return await SqliteStore.open(url)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from storage.redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
+
+        store: Store = await RedisStore.open(url)
+        return store
+    raise ValueError(f"unsupported store URL scheme: {url.split(':', 1)[0]!r}")

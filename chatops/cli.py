@@ -1,0 +1,100 @@
+"""The `chatops` command: serve, check-config, manifest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from chatops.app import create_app
+from chatops.config import AppConfig, ConfigError, load_config
+from chatops.logs import configure_logging
+from chatops.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatops",
+        description="Pipeline ChatOps for ML teams: alerts and drift to Slack, Slack to CI.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway and bot (one aiohttp server)")
+    serve.add_argument("--config", type=Path, help="YAML config file (or CHATOPS_CONFIG)")
+    serve.add_argument("--host", default="0.0.0.0", help="bind address (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    check = sub.add_parser("check-config", help="validate a config file and the environment")
+    check.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        for err in e.errors():
+            print(f"environment: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+        return 1
+    if args.command == "check-config":
+        return check_config(args.file, settings)
+    return serve(settings, args.config, host=args.host, port=args.port)
+
+
+def serve(settings: Settings, config_path: Path | None, *, host: str, port: int) -> int:
+    configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
+    try:
+        config = load_config(config_path or settings.chatops_config)
+    except ConfigError as e:
+        _print_problems(e.problems)
+        return 1
+    problems = settings.problems()
+    if problems:
+        _print_problems(problems)
+        return 1
+    web.run_app(
+        create_app(settings, config),
+        host=host,
+        port=port,
+        print=lambda text: print(text, file=sys.stderr),
+        access_log=None,
+        shutdown_timeout=10.0,
+    )
+    return 0
+
+
+def check_config(path: Path, settings: Settings) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        _print_problems(e.problems + settings.problems())
+        return 1
+    problems = settings.problems()
+    if problems:
+        _print_problems(problems)
+        return 1
+    print(_summary(path, config))
+    return 0
+
+
+def _summary(path: Path, config: AppConfig) -> str:
+    lines = [f"{path}: OK", f"  default channel: {config.slack.default_channel}"]
+    for name, model in sorted(config.models.items()):
+        pipeline = model.pipeline.provider if model.pipeline else "no pipeline"
+        envs = ", ".join(model.environments) or "no environments"
+        lines.append(f"  model {name}: {pipeline}; {envs}; channel {config.channel_for(name)}")
+    lines.append(f"  dedup window: {config.dedup.window:g}s")
+    return "\n".join(lines)
+
+
+def _print_problems(problems: list[str]) -> None:
+    print(f"{len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

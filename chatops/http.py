@@ -1,0 +1,75 @@
+"""Cross-cutting HTTP pieces: request ids, JSON errors (never a trace), health and metrics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from slackio.metrics import Metrics
+from storage import Store, StoreError
+
+log = structlog.get_logger("chatops.http")
+
+STORE = web.AppKey("store", Store)
+METRICS = web.AppKey("metrics", Metrics)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id to every log line of this request and echo it back."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, path=request.path)
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Routing errors (404/405) as JSON; anything unexpected is logged, counted, answered 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return web.json_response(
+            {"error": e.reason.lower(), "details": [f"{request.method} {request.path}"]},
+            status=e.status,
+            headers={k: v for k, v in e.headers.items() if k == "Allow"},
+        )
+    except Exception:
+        log.exception("request_failed", method=request.method)
+        request.app[METRICS].errors.labels(where="http").inc()
+        return web.json_response({"error": "internal error", "details": []}, status=500)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[STORE].ping()
+    except StoreError as e:
+        return web.json_response(
+            {"status": "unavailable", "failing": ["store"], "details": [str(e)]}, status=503
+        )
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,68 @@
+"""The one typed Settings object: secrets and endpoints from the environment (CONTRACT §3.1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Built once in `main` (or a test) and passed down; nothing else reads os.environ."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    gitlab_url: str = "https://gitlab.com"
+    gitlab_token: SecretStr | None = None
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    prometheus_url: str | None = None
+    alertmanager_url: str | None = None
+    chatops_webhook_token: SecretStr | None = None
+    chatops_drift_secret: SecretStr | None = None
+    chatops_store_url: str = "sqlite:///./chatops.db"
+    chatops_config: Path | None = None
+    chatops_log_format: Literal["json", "console"] | None = None
+    chatops_slack_pacing: float = Field(
+        default=1.0, ge=0, description="Seconds between Slack messages to one channel."
+    )
+    chatops_slack_max_backoff: float = Field(
+        default=300.0, gt=0, description="Longest wait between retries of one Slack message."
+    )
+    chatops_public_url: str | None = Field(
+        default=None, description="External base URL, used in the Slack app manifest."
+    )
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value, so the log redactor can blank them wherever they appear."""
+        secrets = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.gitlab_token,
+            self.github_token,
+            self.chatops_webhook_token,
+            self.chatops_drift_secret,
+        )
+        return [s.get_secret_value() for s in secrets if s is not None]
+
+    @property
+    def console_sink(self) -> bool:
+        """True when no bot token is set: messages are printed, not posted."""
+        return self.slack_bot_token is None or not self.slack_bot_token.get_secret_value()
+
+    def problems(self) -> list[str]:
+        """Environment combinations that cannot work, for `check-config` and start-up."""
+        found = []
+        if not self.console_sink and self.slack_signing_secret is None:
+            found.append("SLACK_SIGNING_SECRET: required when SLACK_BOT_TOKEN is set (HTTP mode)")
+        scheme = self.chatops_store_url.split(":", 1)[0]
+        if scheme not in {"sqlite", "redis", "rediss", "unix"}:
+            found.append(f"CHATOPS_STORE_URL: unsupported scheme {scheme!r}")
+        return found

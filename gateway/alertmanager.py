@@ -1,0 +1,114 @@
+"""Alertmanager webhook v4 payload (as sent by Alertmanager 0.25), parsed leniently.
+
+Timestamps are Go RFC3339Nano (variable fraction digits, trailing zeros dropped); a firing
+alert's `endsAt` is the zero time `0001-01-01T00:00:00Z`, which we read as "no end".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.errors import BadPayload, details_of
+
+_ZERO_YEAR = 1
+_MAX_ALERTS = 20_000
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """RFC3339 with 0-9 fraction digits; the Go zero time and empty strings mean None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = _parse_rfc3339(value)
+    else:
+        raise ValueError("expected an RFC3339 timestamp string")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return None if parsed.year <= _ZERO_YEAR else parsed
+
+
+def _parse_rfc3339(text: str) -> datetime:
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, zone = rest[:digits], rest[digits:]
+        text = f"{head}.{(fraction + '000000')[:6]}{zone}" if fraction else head + zone
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"not an RFC3339 timestamp: {text[:40]!r}") from e
+
+
+class Alert(BaseModel):
+    """One alert of a notification."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: Annotated[datetime | None, Field(alias="startsAt")]
+    ends_at: Annotated[datetime | None, Field(alias="endsAt")] = None
+    generator_url: Annotated[str, Field(alias="generatorURL")] = ""
+    fingerprint: str = ""
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _timestamp(cls, value: object) -> datetime | None:
+        return parse_timestamp(value)
+
+    @model_validator(mode="after")
+    def _fill_fingerprint(self) -> Alert:
+        if self.starts_at is None:
+            raise ValueError("startsAt is required")
+        if not self.fingerprint:
+            digest = hashlib.sha256(repr(sorted(self.labels.items())).encode()).hexdigest()
+            object.__setattr__(self, "fingerprint", digest[:16])
+        return self
+
+
+class AlertmanagerPayload(BaseModel):
+    """The whole webhook body (version "4")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: str = "4"
+    group_key: Annotated[str, Field(alias="groupKey", min_length=1, max_length=10_000)]
+    truncated_alerts: Annotated[int, Field(alias="truncatedAlerts", ge=0)] = 0
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    group_labels: Annotated[dict[str, str], Field(alias="groupLabels")] = Field(
+        default_factory=dict
+    )
+    common_labels: Annotated[dict[str, str], Field(alias="commonLabels")] = Field(
+        default_factory=dict
+    )
+    common_annotations: Annotated[dict[str, str], Field(alias="commonAnnotations")] = Field(
+        default_factory=dict
+    )
+    external_url: Annotated[str, Field(alias="externalURL")] = ""
+    alerts: Annotated[list[Alert], Field(max_length=_MAX_ALERTS)]
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value != "4":
+            raise ValueError(f'unsupported webhook version {value!r} (expected "4")')
+        return value
+
+
+def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
+    """Validate a raw body; raises BadPayload naming every bad field."""
+    try:
+        return AlertmanagerPayload.model_validate_json(body)
+    except ValueError as e:
+        raise BadPayload("invalid Alertmanager webhook payload", details_of(e)) from e

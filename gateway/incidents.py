@@ -1,0 +1,238 @@
+"""An incident: one Alertmanager group from its first firing alert until all are resolved.
+
+Each incident is one Slack message. `merge` folds a (possibly repeated) notification into
+the stored incident and says what changed; it is pure, so repeats and races are easy to test.
+A repeat of the same occurrences with the same statuses changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import TypeAdapter
+
+from gateway.alertmanager import Alert, AlertmanagerPayload
+
+
+class Status(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class ChangeKind(StrEnum):
+    NEW = "new"
+    RESOLVED = "resolved"
+    REFIRED = "refired"
+
+
+@dataclass(frozen=True)
+class AlertSnapshot:
+    """The latest known state of one alert occurrence of the group."""
+
+    fingerprint: str
+    status: Status
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "alert")
+
+    @property
+    def occurrence(self) -> tuple[str, datetime]:
+        return (self.fingerprint, self.starts_at)
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: ChangeKind
+    alert: AlertSnapshot
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """Who did what on the message (Ack, Silence, Rollback...), shown in place of buttons."""
+
+    actor: str
+    action: str
+    at: datetime
+    detail: str = ""
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class Incident:
+    group_key: str
+    generation: int
+    receiver: str
+    external_url: str
+    group_labels: dict[str, str]
+    common_labels: dict[str, str]
+    common_annotations: dict[str, str]
+    alerts: tuple[AlertSnapshot, ...]
+    truncated: int
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    actions: tuple[ActionRecord, ...] = field(default=())
+
+    @property
+    def status(self) -> Status:
+        if any(a.status is Status.FIRING for a in self.alerts):
+            return Status.FIRING
+        return Status.RESOLVED
+
+    @property
+    def firing(self) -> tuple[AlertSnapshot, ...]:
+        return tuple(a for a in self.alerts if a.status is Status.FIRING)
+
+    @property
+    def model(self) -> str | None:
+        """The model the whole group is about, when it names exactly one."""
+        for labels in (self.group_labels, self.common_labels):
+            if "model" in labels:
+                return labels["model"]
+        models = {a.labels["model"] for a in self.alerts if "model" in a.labels}
+        return models.pop() if len(models) == 1 else None
+
+    @property
+    def message_key(self) -> str:
+        return message_key(self.group_key, self.generation)
+
+
+def group_id(group_key: str) -> str:
+    """A short stable id for a groupKey (groupKeys can be long; Slack button values are not)."""
+    return hashlib.sha256(group_key.encode()).hexdigest()[:20]
+
+
+def state_key(group_key: str) -> str:
+    return f"am:{group_id(group_key)}"
+
+
+def message_key(group_key: str, generation: int) -> str:
+    return f"am:{group_id(group_key)}:{generation}"
+
+
+def snapshot(alert: Alert) -> AlertSnapshot:
+    assert alert.starts_at is not None  # guaranteed by the parser
+    return AlertSnapshot(
+        fingerprint=alert.fingerprint,
+        status=Status(alert.status),
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        labels=dict(alert.labels),
+        annotations=dict(alert.annotations),
+        generator_url=alert.generator_url,
+    )
+
+
+def open_incident(payload: AlertmanagerPayload, *, generation: int, now: datetime) -> Incident:
+    """A new incident (new Slack message) for this group."""
+    return Incident(
+        group_key=payload.group_key,
+        generation=generation,
+        receiver=payload.receiver,
+        external_url=payload.external_url,
+        group_labels=dict(payload.group_labels),
+        common_labels=dict(payload.common_labels),
+        common_annotations=dict(payload.common_annotations),
+        alerts=(),
+        truncated=payload.truncated_alerts,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
+def starts_new_incident(current: Incident | None, payload: AlertmanagerPayload) -> bool:
+    """A group that was resolved and fires again with a new occurrence gets a new message."""
+    if current is None:
+        return True
+    if current.status is Status.FIRING:
+        return False
+    known = {a.occurrence for a in current.alerts}
+    return any(
+        a.status == "firing" and (a.fingerprint, a.starts_at) not in known for a in payload.alerts
+    )
+
+
+def merge(
+    incident: Incident, payload: AlertmanagerPayload, *, now: datetime
+) -> tuple[Incident, list[Change]]:
+    """Fold a notification into the incident; return the new incident and what changed."""
+    by_fp = {a.fingerprint: a for a in incident.alerts}
+    changes: list[Change] = []
+    for alert in payload.alerts:
+        new = snapshot(alert)
+        old = by_fp.get(new.fingerprint)
+        change = _change(old, new)
+        if change is not None:
+            changes.append(Change(change, new))
+        by_fp[new.fingerprint] = new if old is None or change is not None else _refresh(old, new)
+    if payload.status == "resolved" and payload.truncated_alerts == 0:
+        changes.extend(_resolve_rest(by_fp, payload, now))
+    merged = replace(
+        incident,
+        alerts=tuple(sorted(by_fp.values(), key=_order)),
+        truncated=payload.truncated_alerts,
+        common_labels=dict(payload.common_labels) or incident.common_labels,
+        common_annotations=dict(payload.common_annotations) or incident.common_annotations,
+        updated_at=now if changes else incident.updated_at,
+    )
+    if merged.status is Status.RESOLVED and incident.resolved_at is None and changes:
+        merged = replace(merged, resolved_at=now)
+    elif merged.status is Status.FIRING:
+        merged = replace(merged, resolved_at=None)
+    return merged, changes
+
+
+def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
+    if old is None or old.starts_at != new.starts_at:
+        return ChangeKind.NEW if new.status is Status.FIRING else ChangeKind.RESOLVED
+    if old.status is new.status:
+        return None
+    return ChangeKind.RESOLVED if new.status is Status.RESOLVED else ChangeKind.REFIRED
+
+
+def _refresh(old: AlertSnapshot, new: AlertSnapshot) -> AlertSnapshot:
+    """Same occurrence, same status: keep it, but show the latest annotations ($value)."""
+    return replace(old, annotations=new.annotations, generator_url=new.generator_url)
+
+
+def _resolve_rest(
+    by_fp: dict[str, AlertSnapshot], payload: AlertmanagerPayload, now: datetime
+) -> list[Change]:
+    """A resolved, untruncated notification means no alert of the group is firing any more."""
+    listed = {a.fingerprint for a in payload.alerts}
+    changes = []
+    for fp, alert in list(by_fp.items()):
+        if fp not in listed and alert.status is Status.FIRING:
+            resolved = replace(alert, status=Status.RESOLVED, ends_at=now)
+            by_fp[fp] = resolved
+            changes.append(Change(ChangeKind.RESOLVED, resolved))
+    return changes
+
+
+def _order(alert: AlertSnapshot) -> tuple[int, datetime, str]:
+    return (0 if alert.status is Status.FIRING else 1, alert.starts_at, alert.fingerprint)
+
+
+def with_action(incident: Incident, record: ActionRecord) -> Incident:
+    """The incident with one more record of who did what."""
+    return replace(incident, actions=(*incident.actions, record))
+
+
+_CODEC: TypeAdapter[Incident] = TypeAdapter(Incident)
+
+
+def dump_incident(incident: Incident) -> str:
+    return _CODEC.dump_json(incident).decode()
+
+
+def load_incident(data: str) -> Incident:
+    return _CODEC.validate_json(data)

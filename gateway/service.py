@@ -1,0 +1,209 @@
+"""Gateway use cases: a parsed notification in, durable state and queued Slack messages out.
+
+Nothing here knows aiohttp or Slack payloads. Each use case is idempotent: a repeat of an
+already-handled occurrence changes nothing and queues nothing, whichever replica gets it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import structlog
+
+from gateway import incidents
+from gateway.alertmanager import AlertmanagerPayload
+from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
+from gateway.render import render_changes, render_drift, render_incident
+from slackio.metrics import Metrics
+from storage import MessageUpdate, Store, StoreError
+
+log = structlog.get_logger("gateway")
+
+_CAS_ATTEMPTS = 20
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    NO_DRIFT = "no_drift"
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    """The few configuration values the gateway needs, built by the composition root."""
+
+    default_channel: str = "#ml-alerts"
+    model_channels: Mapping[str, str] = field(default_factory=dict)
+    pipeline_models: frozenset[str] = frozenset()
+    dedup_window: float = 4 * 3600
+    default_drift_model: str | None = None
+    webhook_token: str | None = None
+    drift_secret: str | None = None
+
+    def channel_for(self, model: str | None) -> str:
+        return self.model_channels.get(model or "", self.default_channel)
+
+
+class Gateway:
+    """Turns webhooks into store writes; the outbox sender does the Slack side."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: GatewayOptions,
+        metrics: Metrics,
+        *,
+        wake_sender: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self.metrics = metrics
+        self._wake_sender = wake_sender
+        self._clock = clock
+
+    async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
+        """Fold one Alertmanager notification into its group's incident message."""
+        now = self._clock()
+        keys = [occurrence(a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
+        if keys and len(await self.store.seen(keys, now=now)) == len(set(keys)):
+            return self._duplicate("alertmanager")
+        outcome = await self._fold_group(payload, now)
+        await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
+        return outcome
+
+    async def _fold_group(self, payload: AlertmanagerPayload, now: float) -> Outcome:
+        key = incidents.state_key(payload.group_key)
+        when = datetime.fromtimestamp(now, UTC)
+        for _ in range(_CAS_ATTEMPTS):
+            stored = await self.store.get_state(key)
+            current = incidents.load_incident(stored.data) if stored else None
+            base = current
+            if current is None or incidents.starts_new_incident(current, payload):
+                generation = current.generation + 1 if current else 1
+                base = incidents.open_incident(payload, generation=generation, now=when)
+            assert base is not None
+            merged, changes = incidents.merge(base, payload, now=when)
+            if not changes and base is current:
+                return self._duplicate("alertmanager")
+            message = self._incident_message(merged, changes if base is current else [])
+            if await self.store.save(
+                key=key,
+                data=incidents.dump_incident(merged),
+                expected_version=stored.version if stored else 0,
+                messages=[message],
+                now=now,
+            ):
+                self._wake_sender()
+                log.info(
+                    "incident_updated",
+                    group_key=payload.group_key,
+                    generation=merged.generation,
+                    status=merged.status.value,
+                    changes=len(changes),
+                )
+                return Outcome.ACCEPTED
+        raise StoreError(f"too much contention on {key}")
+
+    def _incident_message(
+        self, incident: incidents.Incident, changes: list[incidents.Change]
+    ) -> MessageUpdate:
+        rendered = render_incident(incident, pipeline_models=self.options.pipeline_models)
+        return MessageUpdate(
+            key=incident.message_key,
+            channel=self.options.channel_for(incident.model),
+            text=rendered.text,
+            blocks_json=json.dumps(rendered.blocks),
+            reply=render_changes(changes) if changes else None,
+            metadata_json=json.dumps(
+                {"event_type": "chatops_incident", "event_payload": {"key": incident.message_key}}
+            ),
+        )
+
+    async def ingest_drift(self, event: DriftEvent, body: bytes) -> Outcome:
+        """Record a drift event; post or update the model's drift message if drift was found."""
+        now = self._clock()
+        key = occurrence_key(event, body)
+        if await self.store.seen([key], now=now):
+            return self._duplicate("drift")
+        outcome = (
+            await self._fold_drift(event, now)
+            if event.detected
+            else await self._observe(event, now)
+        )
+        await self.store.mark_seen([key], ttl=self.options.dedup_window, now=now)
+        return outcome
+
+    async def _observe(self, event: DriftEvent, now: float) -> Outcome:
+        """A no-drift event is recorded (latest observation per model) and posts nothing."""
+        key = f"drift-observation:{event.model}"
+        for _ in range(_CAS_ATTEMPTS):
+            stored = await self.store.get_state(key)
+            data = json.dumps({"at": now, "source": event.source, "detected": False})
+            if await self.store.save(
+                key=key, data=data, expected_version=stored.version if stored else 0, now=now
+            ):
+                log.info("drift_observed", model=event.model, detected=False)
+                return Outcome.NO_DRIFT
+        raise StoreError(f"too much contention on {key}")
+
+    async def _fold_drift(self, event: DriftEvent, now: float) -> Outcome:
+        key = f"drift:{event.model}"
+        when = datetime.fromtimestamp(now, UTC)
+        for _ in range(_CAS_ATTEMPTS):
+            stored = await self.store.get_state(key)
+            current = load_drift(stored.data) if stored else None
+            folded = fold(current, event, now=when, window=self.options.dedup_window)
+            if await self.store.save(
+                key=key,
+                data=dump_drift(folded),
+                expected_version=stored.version if stored else 0,
+                messages=[self._drift_message(folded, current)],
+                now=now,
+            ):
+                self._wake_sender()
+                log.info("drift_recorded", model=event.model, count=folded.count)
+                return Outcome.ACCEPTED
+        raise StoreError(f"too much contention on {key}")
+
+    def _drift_message(
+        self, folded: DriftIncident, previous: DriftIncident | None
+    ) -> MessageUpdate:
+        rendered = render_drift(folded, pipeline_models=self.options.pipeline_models)
+        repeated = previous is not None and previous.generation == folded.generation
+        return MessageUpdate(
+            key=folded.message_key,
+            channel=self.options.channel_for(folded.model),
+            text=rendered.text,
+            blocks_json=json.dumps(rendered.blocks),
+            reply=_drift_reply(folded) if repeated else None,
+            metadata_json=json.dumps(
+                {"event_type": "chatops_drift", "event_payload": {"key": folded.message_key}}
+            ),
+        )
+
+    def _duplicate(self, source: str) -> Outcome:
+        self.metrics.notifications_deduplicated.labels(source=source).inc()
+        return Outcome.DUPLICATE
+
+
+def occurrence(fingerprint: str, starts_at: datetime | None, status: str) -> str:
+    """Dedup identity of one alert event: (fingerprint, startsAt, status)."""
+    stamp = starts_at.isoformat() if starts_at else "-"
+    return f"am:{fingerprint}:{stamp}:{status}"
+
+
+def _drift_reply(incident: DriftIncident) -> str:
+    latest = incident.latest
+    if latest.p_value is not None:
+        evidence = f"p-value {latest.p_value:.3g}"
+    elif latest.share_drifted is not None:
+        evidence = f"{latest.share_drifted:.0%} of columns drifted"
+    else:
+        evidence = "drift detected"
+    return f"📈 Drift again on {incident.model}: {evidence} (seen {incident.count} times)"

@@ -1,0 +1,32 @@
+"""What can go wrong talking to Slack, translated from slack_sdk/aiohttp at the adapter."""
+
+from __future__ import annotations
+
+
+class SlackSendError(Exception):
+    """A Slack call failed. `code` is Slack's error string or a short local reason."""
+
+    def __init__(self, code: str, *, retry_after: float | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class RateLimited(SlackSendError):
+    """429 / `ratelimited`: wait `retry_after` seconds before this method is called again."""
+
+
+class SlackUnavailable(SlackSendError):
+    """5xx, timeout, connection refused, garbage body: transient, retry with backoff."""
+
+
+class NotInChannel(SlackSendError):
+    """The bot is not a member of a public channel: join it, then retry."""
+
+
+class SlackRejected(SlackSendError):
+    """Slack answered ok:false for a reason retrying soon won't fix (bad channel, bad auth).
+
+    Kept in the outbox with a long backoff so fixing the setup (inviting the bot, correcting
+    the token) delivers it; never dropped.
+    """

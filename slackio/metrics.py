@@ -1,0 +1,79 @@
+"""The service's Prometheus metrics (CONTRACT §7), one registry per app, no globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class Metrics:
+    """Every counter the gateway, the bot and the sender update."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.webhooks_received = Counter(
+            "chatops_webhooks_received_total",
+            "Webhooks received, by source and outcome.",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.notifications_deduplicated = Counter(
+            "chatops_notifications_deduplicated_total",
+            "Webhook notifications that repeated an occurrence already handled.",
+            ["source"],
+            registry=r,
+        )
+        self.slack_requests = Counter(
+            "chatops_slack_requests_total",
+            "Slack Web API calls, by method and outcome.",
+            ["method", "outcome"],
+            registry=r,
+        )
+        self.outbox_pending = Gauge(
+            "chatops_outbox_pending", "Slack messages waiting in the outbox.", registry=r
+        )
+        self.outbox_lag = Gauge(
+            "chatops_outbox_oldest_age_seconds",
+            "Age of the oldest pending outbox message (send lag).",
+            registry=r,
+        )
+        self.send_lag = Histogram(
+            "chatops_slack_send_lag_seconds",
+            "Time from a message being queued to it reaching Slack.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.commands = Counter(
+            "chatops_commands_total",
+            "Slash commands and button actions, by command and outcome.",
+            ["command", "outcome"],
+            registry=r,
+        )
+        self.approvals = Counter(
+            "chatops_approvals_total",
+            "Approval decisions, by action and decision.",
+            ["action", "decision"],
+            registry=r,
+        )
+        self.pipelines = Counter(
+            "chatops_pipelines_total",
+            "Pipelines started and finished, by provider, action and outcome.",
+            ["provider", "action", "outcome"],
+            registry=r,
+        )
+        self.webhook_duration = Histogram(
+            "chatops_webhook_duration_seconds",
+            "Time to handle one webhook request.",
+            ["source"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "chatops_errors_total",
+            "Unexpected errors caught by the error handler, by where they happened.",
+            ["where"],
+            registry=r,
+        )

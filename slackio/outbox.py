@@ -1,0 +1,253 @@
+"""The outbox sender: the one background task that brings Slack in line with the store.
+
+Webhook handlers and bot actions only write desired message content to the store (which
+coalesces repeated updates into the latest one). This sender claims due items with a lease,
+makes one Slack call per claim (post, update or thread reply), records the result, and
+paces each channel to about one call per second. 429 waits `Retry-After`; 5xx, timeouts and
+refused connections back off exponentially; nothing is dropped. After a restart the pending
+items are simply still in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from slackio.errors import NotInChannel, RateLimited, SlackRejected, SlackSendError
+from slackio.metrics import Metrics
+from slackio.transport import SlackTransport
+from storage import OutboxItem, Store, StoreError
+
+log = structlog.get_logger("slackio.outbox")
+
+MAX_REPLY_CHARS = 3000
+
+
+class OutboxSender:
+    """Owns the sending loop; `start()` in a cleanup context, `stop()` on shutdown."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: SlackTransport,
+        metrics: Metrics,
+        *,
+        pacing: float = 1.0,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 1.0,
+        base_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        max_in_flight: int = 8,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._metrics = metrics
+        self._pacing = pacing
+        self._lease_seconds = lease_seconds
+        self._poll_interval = poll_interval
+        self._base_backoff = base_backoff
+        self._max_backoff = max_backoff
+        self._max_in_flight = max_in_flight
+        self._clock = clock
+        self._owner = uuid.uuid4().hex[:12]
+        self._wake = asyncio.Event()
+        self._busy: set[str] = set()
+        self._not_before: dict[str, float] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def notify(self) -> None:
+        """New work was written to the store: look now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="slack-outbox-sender")
+
+    async def stop(self, *, drain_timeout: float = 5.0) -> None:
+        """Finish in-flight sends (bounded) and stop; anything unsent stays in the store."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await asyncio.wait({self._loop_task}, timeout=drain_timeout)
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=drain_timeout)
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            item = await self._claim_next()
+            if item is not None:
+                self._launch(item)
+                continue
+            await self._sleep(await self._idle_timeout())
+
+    async def _claim_next(self) -> OutboxItem | None:
+        if len(self._in_flight) >= self._max_in_flight:
+            return None
+        now = self._clock()
+        blocked = self._busy | {c for c, t in self._not_before.items() if t > now}
+        try:
+            return await self._store.claim(
+                owner=self._owner,
+                lease_seconds=self._lease_seconds,
+                now=now,
+                exclude_channels=sorted(blocked),
+            )
+        except StoreError as e:
+            log.warning("outbox_claim_failed", error=str(e))
+            return None
+
+    def _launch(self, item: OutboxItem) -> None:
+        self._busy.add(item.channel)
+        task = asyncio.create_task(self._send(item), name=f"slack-send:{item.key}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _idle_timeout(self) -> float:
+        now = self._clock()
+        timeout = self._poll_interval
+        try:
+            due = await self._store.next_due(now=now)
+            stats = await self._store.outbox_stats()
+        except StoreError:
+            return timeout
+        self._metrics.outbox_pending.set(stats.pending)
+        oldest = stats.oldest_queued_at
+        self._metrics.outbox_lag.set(0.0 if oldest is None else max(0.0, now - oldest))
+        if due is not None and due > now:
+            timeout = min(timeout, due - now)
+        cooling = [t - now for t in self._not_before.values() if t > now]
+        if cooling:
+            timeout = min(timeout, min(cooling))
+        return max(timeout, 0.01)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _send(self, item: OutboxItem) -> None:
+        try:
+            await self._deliver(item)
+        except SlackSendError as e:
+            await self._reschedule(item, e)
+        except StoreError as e:
+            log.warning("outbox_store_failed", key=item.key, error=str(e))
+        finally:
+            self._busy.discard(item.channel)
+            now = self._clock()
+            self._not_before[item.channel] = max(
+                self._not_before.get(item.channel, 0.0), now + self._pacing
+            )
+            self._wake.set()
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        blocks: list[dict[str, Any]] = json.loads(item.blocks_json)
+        if item.needs_post:
+            metadata = json.loads(item.metadata_json) if item.metadata_json else None
+            method = "chat.postMessage"
+            posted = await self._counted(
+                method,
+                self._transport.post(
+                    channel=item.channel, text=item.text, blocks=blocks, metadata=metadata
+                ),
+            )
+            await self._store.complete(
+                item, channel_id=posted.channel_id, ts=posted.ts, reply_ids=()
+            )
+            self._metrics.send_lag.observe(max(0.0, self._clock() - item.first_queued_at))
+            log.info("slack_message_posted", key=item.key, channel=item.channel, ts=posted.ts)
+            return
+        channel_id, ts = _posted_at(item)
+        if item.needs_update:
+            await self._counted(
+                "chat.update",
+                self._transport.update(channel_id=channel_id, ts=ts, text=item.text, blocks=blocks),
+            )
+            await self._store.complete(item, channel_id=channel_id, ts=ts, reply_ids=())
+            log.info("slack_message_updated", key=item.key, ts=item.ts, version=item.version)
+            return
+        await self._post_replies(item)
+
+    async def _post_replies(self, item: OutboxItem) -> None:
+        channel_id, ts = _posted_at(item)
+        text = "\n".join(t for _, t in item.replies)
+        if len(text) > MAX_REPLY_CHARS:
+            text = text[: MAX_REPLY_CHARS - 1] + "…"
+        await self._counted(
+            "chat.postMessage",
+            self._transport.post(
+                channel=channel_id,
+                text=text,
+                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                thread_ts=ts,
+            ),
+        )
+        await self._store.complete(
+            item, channel_id=channel_id, ts=ts, reply_ids=[i for i, _ in item.replies]
+        )
+        log.info("slack_thread_replied", key=item.key, ts=item.ts, replies=len(item.replies))
+
+    async def _counted(self, method: str, call: Any) -> Any:
+        try:
+            result = await call
+        except SlackSendError as e:
+            self._metrics.slack_requests.labels(method=method, outcome=e.code).inc()
+            raise
+        self._metrics.slack_requests.labels(method=method, outcome="ok").inc()
+        return result
+
+    async def _reschedule(self, item: OutboxItem, error: SlackSendError) -> None:
+        now = self._clock()
+        if isinstance(error, RateLimited):
+            wait = error.retry_after if error.retry_after is not None else self._base_backoff
+            self._not_before[item.channel] = now + wait
+        elif isinstance(error, NotInChannel):
+            wait = await self._join(item)
+        elif isinstance(error, SlackRejected):
+            wait = self._max_backoff
+        else:
+            wait = self._backoff(item.attempts)
+        log_method = log.error if isinstance(error, SlackRejected) else log.warning
+        log_method(
+            "slack_send_failed",
+            key=item.key,
+            channel=item.channel,
+            error=error.code,
+            attempt=item.attempts + 1,
+            retry_in=round(wait, 2),
+        )
+        await self._store.retry_later(item, at=now + wait, error=error.code)
+
+    async def _join(self, item: OutboxItem) -> float:
+        try:
+            await self._counted("conversations.join", self._transport.join(channel=item.channel))
+        except SlackSendError as e:
+            log.error("slack_join_failed", channel=item.channel, error=e.code)
+            return self._max_backoff
+        log.info("slack_channel_joined", channel=item.channel)
+        return 0.0
+
+    def _backoff(self, attempts: int) -> float:
+        wait: float = min(self._max_backoff, self._base_backoff * (2 ** min(attempts, 16)))
+        return wait * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
+
+
+def _posted_at(item: OutboxItem) -> tuple[str, str]:
+    if item.ts is None or item.channel_id is None:
+        raise StoreError(f"outbox item {item.key} was posted but its channel is unknown")
+    return item.channel_id, item.ts

@@ -1,0 +1,35 @@
+"""The Slack Web API as the product uses it: post, update, join. Our Protocol, two adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Blocks = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a posted message lives: Slack's channel ID and message ts."""
+
+    channel_id: str
+    ts: str
+
+
+class SlackTransport(Protocol):
+    """Posts and updates messages; raises slackio.errors.SlackSendError subclasses."""
+
+    async def post(
+        self,
+        *,
+        channel: str,
+        text: str,
+        blocks: Blocks,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted: ...
+
+    async def update(self, *, channel_id: str, ts: str, text: str, blocks: Blocks) -> None: ...
+
+    async def join(self, *, channel: str) -> None: ...

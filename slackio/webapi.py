@@ -1,0 +1,116 @@
+"""Slack Web API adapter: the only module that calls slack_sdk's AsyncWebClient for sending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from slackio.errors import (
+    NotInChannel,
+    RateLimited,
+    SlackRejected,
+    SlackSendError,
+    SlackUnavailable,
+)
+from slackio.transport import Blocks, Posted
+
+_TRANSIENT_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "timeout"})
+
+
+def make_client(*, token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """One AsyncWebClient per process, on our session; its retries are off (the outbox retries)."""
+    return AsyncWebClient(
+        token=token, base_url=base_url, session=session, timeout=10, retry_handlers=[]
+    )
+
+
+class WebApiTransport:
+    """SlackTransport over a real (or fake) Slack Web API."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def post(
+        self,
+        *,
+        channel: str,
+        text: str,
+        blocks: Blocks,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted:
+        kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": list(blocks)}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if metadata:
+            kwargs["metadata"] = metadata
+        data = await _call(self._client.chat_postMessage(**kwargs, unfurl_links=False))
+        return Posted(channel_id=str(data["channel"]), ts=str(data["ts"]))
+
+    async def update(self, *, channel_id: str, ts: str, text: str, blocks: Blocks) -> None:
+        await _call(
+            self._client.chat_update(channel=channel_id, ts=ts, text=text, blocks=list(blocks))
+        )
+
+    async def join(self, *, channel: str) -> None:
+        channel_id = channel
+        if not channel.startswith(("C", "G")) or channel.startswith("#"):
+            channel_id = await self._lookup(channel.lstrip("#"))
+        await _call(self._client.conversations_join(channel=channel_id))
+
+    async def _lookup(self, name: str) -> str:
+        cursor: str | None = None
+        for _ in range(20):
+            data = await _call(
+                self._client.conversations_list(
+                    limit=1000, cursor=cursor, exclude_archived=True, types="public_channel"
+                )
+            )
+            for item in data.get("channels", []):
+                if item.get("name") == name:
+                    return str(item["id"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        raise SlackRejected("channel_not_found")
+
+
+async def _call(awaitable: Any) -> dict[str, Any]:
+    try:
+        response = await awaitable
+    except SlackApiError as e:
+        raise _translate(e) from e
+    except (TimeoutError, aiohttp.ClientError, ValueError) as e:
+        raise SlackUnavailable(type(e).__name__) from e
+    data: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
+    return data
+
+
+def _translate(e: SlackApiError) -> SlackSendError:
+    status = getattr(e.response, "status_code", 200)
+    data = e.response.data if isinstance(e.response.data, dict) else {}
+    code = str(data.get("error") or f"http_{status}")
+    if status == 429 or code == "ratelimited":
+        return RateLimited(code, retry_after=_retry_after(e.response.headers))
+    if status >= 500 or code in _TRANSIENT_CODES:
+        return SlackUnavailable(code)
+    if code == "not_in_channel":
+        return NotInChannel(code)
+    return SlackRejected(code)
+
+
+def _retry_after(headers: Any) -> float:
+    value = None
+    for key in ("Retry-After", "retry-after"):
+        if headers and key in headers:
+            value = headers[key]
+            break
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0

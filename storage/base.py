@@ -1,0 +1,147 @@
+"""The durable store shared by gateway and bot: dedup keys, versioned state, outbox, audit.
+
+One Protocol, two backends (SQLite for one replica, Redis for several). Everything that must
+survive a restart or be shared between replicas goes through here; nothing is kept in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """The store could not be reached or answered wrongly (readiness fails, webhooks get 503)."""
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A state blob with the version it was read at, for compare-and-set writes."""
+
+    version: int
+    data: str
+
+
+@dataclass(frozen=True)
+class MessageUpdate:
+    """The desired content of one living Slack message, plus an optional thread reply.
+
+    `key` names the message (e.g. one Alertmanager group incident). Writing a new update for a
+    key replaces the desired content: queued updates coalesce into the latest one.
+    """
+
+    key: str
+    channel: str
+    text: str
+    blocks_json: str
+    reply: str | None = None
+    metadata_json: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """Where a living message is in Slack, if it has been posted yet."""
+
+    key: str
+    channel: str
+    channel_id: str | None
+    ts: str | None
+    version: int
+    sent_version: int
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One claimed unit of sending: bring message `key` in Slack up to `version`, post replies."""
+
+    key: str
+    channel: str
+    channel_id: str | None
+    ts: str | None
+    version: int
+    sent_version: int
+    text: str
+    blocks_json: str
+    metadata_json: str | None
+    replies: tuple[tuple[int, str], ...]
+    attempts: int
+    lease: str
+    first_queued_at: float
+
+    @property
+    def needs_post(self) -> bool:
+        return self.ts is None
+
+    @property
+    def needs_update(self) -> bool:
+        return self.ts is not None and self.version > self.sent_version
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    oldest_queued_at: float | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    actor: str
+    action: str
+    model: str
+    outcome: str
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """Durable state. Every method is safe to call from several replicas at once."""
+
+    async def ping(self) -> None:
+        """Raise StoreError unless the store answers."""
+
+    async def close(self) -> None: ...
+
+    async def seen(self, keys: Sequence[str], *, now: float) -> set[str]:
+        """Which of `keys` were marked and have not expired."""
+
+    async def mark_seen(self, keys: Sequence[str], *, ttl: float, now: float) -> None:
+        """Remember `keys` for `ttl` seconds (after the state they stand for is saved)."""
+
+    async def get_state(self, key: str) -> Versioned | None: ...
+
+    async def save(
+        self,
+        *,
+        key: str,
+        data: str,
+        expected_version: int,
+        messages: Sequence[MessageUpdate] = (),
+        now: float,
+    ) -> bool:
+        """Compare-and-set `key` (0 = must not exist) and queue `messages` in one transaction."""
+
+    async def message(self, key: str) -> MessageRecord | None: ...
+
+    async def claim(
+        self, *, owner: str, lease_seconds: float, now: float, exclude_channels: Sequence[str]
+    ) -> OutboxItem | None:
+        """Lease the oldest due outbox item outside `exclude_channels`, or None."""
+
+    async def complete(
+        self, item: OutboxItem, *, channel_id: str, ts: str, reply_ids: Sequence[int]
+    ) -> None:
+        """Record that `item` reached Slack: its ts, the version sent, the replies posted."""
+
+    async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
+        """Release `item`'s lease and make it due again at `at`."""
+
+    async def next_due(self, *, now: float) -> float | None:
+        """Earliest time an unclaimed item becomes due (may be <= now), or None if idle."""
+
+    async def outbox_stats(self) -> OutboxStats: ...
+
+    async def append_audit(self, entry: AuditEntry) -> None: ...
+
+    async def recent_audit(self, *, model: str | None, limit: int) -> list[AuditEntry]: ...

@@ -1,6 +1,8 @@
-"""Shared pytest wiring: fake servers and fixture loaders live in tests/fakes and are plugged in here."""
+"""Shared pytest wiring: the fake servers and fixture loaders in tests/fakes, plugged in."""
 
 pytest_plugins = [
     "tests.fakes.fixtures",
     "tests.fakes.slack",
+    "tests.fakes.app",
+    "tests.fakes.redis_server",
 ]

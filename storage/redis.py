@@ -1,0 +1,382 @@
+"""Redis store: for several replicas sharing one Redis. Same semantics as storage.sqlite.
+
+Every multi-key step (compare-and-set plus queueing, claim, complete, retry) is one Lua
+script, so it is atomic on the server and two replicas can never interleave inside it.
+
+Key layout under a configurable prefix (default `chatops:`; `?prefix=...` in the URL), so
+several installs can share one Redis:
+
+- `seen:<key>`      deadline (epoch seconds) with a PX expiry, so old keys vanish by themselves
+- `state:<key>`     hash: version, data, updated_at
+- `msg:<key>`       hash: one living Slack message (the `messages` row of the SQLite store)
+- `replies:<key>`   hash: unsent thread replies, id -> text; ids come from `reply_seq` (INCR)
+- `due`             sorted set of pending message keys, scored max(due_at, lease_until)
+- `queued`          sorted set of pending message keys, scored queued_at
+- `audit:all`, `audit:model:<model>`  capped lists of JSON entries, newest first
+
+Scoring `due` by max(due_at, lease_until) makes `next_due` exact (the lowest score) and keeps
+leased items behind the ones that can be claimed. Claim order is that score, then key, where
+SQLite orders by due_at, then queued_at; the two differ only for items whose lease expired.
+Claim looks at no more than CLAIM_SCAN due entries, so if more than that many due items all
+belong to excluded channels, it returns None until those channels are free again.
+The scripts touch keys derived from the prefix, so this needs a single Redis (or a Redis
+Cluster with the whole prefix in one hash tag, e.g. `{chatops}:`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from storage.base import (
+    AuditEntry,
+    MessageRecord,
+    MessageUpdate,
+    OutboxItem,
+    OutboxStats,
+    StoreError,
+    Versioned,
+)
+
+DEFAULT_PREFIX = "chatops:"
+SOCKET_TIMEOUT = 2.0
+AUDIT_CAP = 10_000
+CLAIM_SCAN = 200
+
+# KEYS: state, due, queued, reply_seq, then (msg, replies) per message.
+# ARGV: expected_version, data, now, then (key, channel, text, blocks, "=meta" | "", reply).
+_SAVE_LUA = """
+local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if cur ~= tonumber(ARGV[1]) then return 0 end
+local now = ARGV[3]
+redis.call('HSET', KEYS[1], 'version', cur + 1, 'data', ARGV[2], 'updated_at', now)
+for i = 0, (#KEYS - 4) / 2 - 1 do
+  local mk, rk, a = KEYS[5 + 2 * i], KEYS[6 + 2 * i], 4 + 6 * i
+  if redis.call('EXISTS', mk) == 0 then
+    redis.call('HSET', mk, 'channel', ARGV[a + 1], 'version', 1, 'sent_version', 0,
+      'due_at', now, 'queued_at', now, 'attempts', 0, 'lease_until', 0, 'pending', 1)
+  else
+    redis.call('HINCRBY', mk, 'version', 1)
+    if redis.call('HGET', mk, 'pending') ~= '1' then
+      redis.call('HSET', mk, 'due_at', now, 'queued_at', now, 'pending', 1)
+    end
+  end
+  redis.call('HSET', mk, 'text', ARGV[a + 2], 'blocks_json', ARGV[a + 3])
+  if ARGV[a + 4] == '' then redis.call('HDEL', mk, 'metadata_json')
+  else redis.call('HSET', mk, 'metadata_json', string.sub(ARGV[a + 4], 2)) end
+  local f = redis.call('HMGET', mk, 'due_at', 'queued_at')
+  redis.call('ZADD', KEYS[2], 'NX', f[1], ARGV[a])
+  redis.call('ZADD', KEYS[3], 'NX', f[2], ARGV[a])
+  if ARGV[a + 5] ~= '' then
+    redis.call('HSET', rk, redis.call('INCR', KEYS[4]), ARGV[a + 5])
+  end
+end
+return 1
+"""
+
+# KEYS: due. ARGV: now, lease, lease_until, prefix, scan limit, excluded channels...
+_CLAIM_LUA = """
+local now = tonumber(ARGV[1])
+local skip = {}
+for i = 6, #ARGV do skip[ARGV[i]] = true end
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[5])
+for _, key in ipairs(keys) do
+  local mk = ARGV[4] .. 'msg:' .. key
+  local f = redis.call('HMGET', mk, 'channel', 'pending', 'due_at', 'lease_until')
+  if f[2] ~= '1' then
+    redis.call('ZREM', KEYS[1], key)
+  elseif not skip[f[1]] and tonumber(f[3]) <= now and tonumber(f[4]) < now then
+    redis.call('HSET', mk, 'lease', ARGV[2], 'lease_until', ARGV[3])
+    redis.call('ZADD', KEYS[1], ARGV[3], key)
+    local replies = redis.call('HGETALL', ARGV[4] .. 'replies:' .. key)
+    return {key, redis.call('HGETALL', mk), replies}
+  end
+end
+return false
+"""
+
+# KEYS: msg, replies, due, queued. ARGV: key, channel_id, ts, version, sent reply ids...
+_COMPLETE_LUA = """
+for i = 5, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'version', 'sent_version', 'due_at', 'queued_at')
+local sent = math.max(tonumber(f[2]), tonumber(ARGV[4]))
+redis.call('HSET', KEYS[1], 'channel_id', ARGV[2], 'ts', ARGV[3], 'sent_version', sent,
+  'attempts', 0, 'lease_until', 0)
+redis.call('HDEL', KEYS[1], 'last_error', 'lease')
+if tonumber(f[1]) > sent or redis.call('HLEN', KEYS[2]) > 0 then
+  redis.call('HSET', KEYS[1], 'pending', 1)
+  redis.call('ZADD', KEYS[3], f[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], f[4], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'pending', 0)
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+return 1
+"""
+
+# KEYS: msg, due. ARGV: key, lease, at, error.
+_RETRY_LUA = """
+if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'due_at', ARGV[3], 'last_error', ARGV[4], 'lease_until', 0)
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HDEL', KEYS[1], 'lease')
+if redis.call('HGET', KEYS[1], 'pending') == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+
+def split_prefix(url: str) -> tuple[str, str]:
+    """`redis://h/0?prefix=a:` -> (`redis://h/0`, `a:`); the default prefix when absent.
+
+    `prefix` is ours, not redis-py's, so it is taken out before the URL reaches redis-py.
+    """
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    prefixes = [v for k, v in pairs if k == "prefix"]
+    if not prefixes:
+        return url, DEFAULT_PREFIX
+    rest = urlencode([(k, v) for k, v in pairs if k != "prefix"])
+    return (f"{base}?{rest}" if rest else base), prefixes[-1]
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn any Redis or socket failure into StoreError (readiness fails, webhooks get 503)."""
+    try:
+        yield
+    except (RedisError, OSError) as e:
+        raise StoreError(f"redis: {e}") from e
+
+
+def _num(value: float) -> str:
+    """A float as Redis and Lua read it back exactly (shortest round-trip repr)."""
+    return repr(float(value))
+
+
+class RedisStore:
+    """Store backed by one Redis, safe for any number of replicas."""
+
+    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._r = client
+        self._p = prefix
+        self._save = client.register_script(_SAVE_LUA)
+        self._claim = client.register_script(_CLAIM_LUA)
+        self._complete = client.register_script(_COMPLETE_LUA)
+        self._retry = client.register_script(_RETRY_LUA)
+
+    @classmethod
+    async def open(cls, url: str, *, prefix: str | None = None) -> RedisStore:
+        """Build the client; no I/O here, so a Redis that is down shows up in ping/readyz.
+
+        Timeouts are short so a dead Redis fails fast; one immediate retry on a connection
+        error replaces a pooled connection the server closed (e.g. after a Redis restart).
+        """
+        clean_url, url_prefix = split_prefix(url)
+        client = Redis.from_url(
+            clean_url,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
+        return cls(client, prefix=url_prefix if prefix is None else prefix)
+
+    def _key(self, kind: str, name: str | None = None) -> str:
+        return f"{self._p}{kind}" if name is None else f"{self._p}{kind}:{name}"
+
+    async def ping(self) -> None:
+        with _translated():
+            await self._r.ping()
+
+    async def close(self) -> None:
+        with _translated():
+            await self._r.aclose()
+
+    async def seen(self, keys: Sequence[str], *, now: float) -> set[str]:
+        if not keys:
+            return set()
+        with _translated():
+            deadlines = await self._r.mget([self._key("seen", k) for k in keys])
+        return {k for k, d in zip(keys, deadlines, strict=True) if d is not None and float(d) > now}
+
+    async def mark_seen(self, keys: Sequence[str], *, ttl: float, now: float) -> None:
+        """Store each key's deadline; the PX expiry (server clock) removes it afterwards."""
+        if not keys:
+            return
+        px = max(1, math.ceil(ttl * 1000))
+        with _translated():
+            async with self._r.pipeline(transaction=False) as pipe:
+                for k in keys:
+                    pipe.set(self._key("seen", k), _num(now + ttl), px=px)
+                await pipe.execute()
+
+    async def get_state(self, key: str) -> Versioned | None:
+        with _translated():
+            version, data = await self._r.hmget(self._key("state", key), ["version", "data"])
+        if version is None or data is None:
+            return None
+        return Versioned(version=int(version), data=_text(data))
+
+    async def save(
+        self,
+        *,
+        key: str,
+        data: str,
+        expected_version: int,
+        messages: Sequence[MessageUpdate] = (),
+        now: float,
+    ) -> bool:
+        keys = [self._key("state", key), self._key("due"), self._key("queued")]
+        keys.append(self._key("reply_seq"))
+        args: list[str | int] = [expected_version, data, _num(now)]
+        for m in messages:
+            keys += [self._key("msg", m.key), self._key("replies", m.key)]
+            meta = "" if m.metadata_json is None else "=" + m.metadata_json
+            args += [m.key, m.channel, m.text, m.blocks_json, meta, m.reply or ""]
+        with _translated():
+            saved = await self._save(keys=keys, args=args)
+        return bool(saved)
+
+    async def message(self, key: str) -> MessageRecord | None:
+        fields = ["channel", "channel_id", "ts", "version", "sent_version"]
+        with _translated():
+            channel, channel_id, ts, version, sent = await self._r.hmget(
+                self._key("msg", key), fields
+            )
+        if channel is None or version is None or sent is None:
+            return None
+        return MessageRecord(
+            key=key,
+            channel=_text(channel),
+            channel_id=None if channel_id is None else _text(channel_id),
+            ts=None if ts is None else _text(ts),
+            version=int(version),
+            sent_version=int(sent),
+        )
+
+    async def claim(
+        self, *, owner: str, lease_seconds: float, now: float, exclude_channels: Sequence[str]
+    ) -> OutboxItem | None:
+        """Lease the lowest-scored claimable item among the first CLAIM_SCAN due entries."""
+        lease = f"{owner}:{uuid.uuid4().hex}"
+        args: list[str | int] = [_num(now), lease, _num(now + lease_seconds), self._p, CLAIM_SCAN]
+        with _translated():
+            row = await self._claim(keys=[self._key("due")], args=[*args, *exclude_channels])
+        if not row:
+            return None
+        return _outbox_item(row[0], _pairs(row[1]), _pairs(row[2]), lease)
+
+    async def complete(
+        self, item: OutboxItem, *, channel_id: str, ts: str, reply_ids: Sequence[int]
+    ) -> None:
+        keys = [self._key("msg", item.key), self._key("replies", item.key)]
+        keys += [self._key("due"), self._key("queued")]
+        args: list[str | int] = [item.key, channel_id, ts, item.version, *reply_ids]
+        with _translated():
+            await self._complete(keys=keys, args=args)
+
+    async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
+        keys = [self._key("msg", item.key), self._key("due")]
+        with _translated():
+            await self._retry(keys=keys, args=[item.key, item.lease, _num(at), error[:500]])
+
+    async def next_due(self, *, now: float) -> float | None:
+        with _translated():
+            first = await self._r.zrange(self._key("due"), 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def outbox_stats(self) -> OutboxStats:
+        with _translated():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.zcard(self._key("queued"))
+                pipe.zrange(self._key("queued"), 0, 0, withscores=True)
+                count, oldest = await pipe.execute()
+        return OutboxStats(
+            pending=int(count), oldest_queued_at=float(oldest[0][1]) if oldest else None
+        )
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        body = json.dumps(
+            {
+                "at": entry.at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "model": entry.model,
+                "outcome": entry.outcome,
+                "detail": entry.detail,
+                "extra": entry.extra,
+            },
+            sort_keys=True,
+        )
+        with _translated():
+            async with self._r.pipeline(transaction=True) as pipe:
+                for name in (self._key("audit", "all"), self._key("audit:model", entry.model)):
+                    pipe.lpush(name, body)
+                    pipe.ltrim(name, 0, AUDIT_CAP - 1)
+                await pipe.execute()
+
+    async def recent_audit(self, *, model: str | None, limit: int) -> list[AuditEntry]:
+        """Newest first; like SQLite's LIMIT, a negative limit means no limit."""
+        if limit == 0:
+            return []
+        name = self._key("audit:model", model) if model else self._key("audit", "all")
+        with _translated():
+            rows = await self._r.lrange(name, 0, limit - 1 if limit > 0 else -1)
+        return [_audit_entry(json.loads(r)) for r in rows]
+
+
+def _text(value: bytes | str) -> str:
+    """Replies are decoded (decode_responses=True); redis-py's types also allow bytes."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """A Lua HGETALL reply (k1, v1, k2, v2, ...) as a dict."""
+    it = iter(flat)
+    return dict(zip(it, it, strict=True))
+
+
+def _outbox_item(key: str, row: dict[str, str], replies: dict[str, str], lease: str) -> OutboxItem:
+    meta = row.get("metadata_json")
+    return OutboxItem(
+        key=key,
+        channel=row["channel"],
+        channel_id=row.get("channel_id"),
+        ts=row.get("ts"),
+        version=int(row["version"]),
+        sent_version=int(row["sent_version"]),
+        text=row["text"],
+        blocks_json=row["blocks_json"],
+        metadata_json=meta,
+        replies=tuple(sorted((int(i), text) for i, text in replies.items())),
+        attempts=int(row["attempts"]),
+        lease=lease,
+        first_queued_at=float(row["queued_at"]),
+    )
+
+
+def _audit_entry(raw: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        at=float(raw["at"]),
+        actor=str(raw["actor"]),
+        action=str(raw["action"]),
+        model=str(raw["model"]),
+        outcome=str(raw["outcome"]),
+        detail=str(raw["detail"]),
+        extra={str(k): str(v) for k, v in raw["extra"].items()},
+    )

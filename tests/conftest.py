@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.fakes.slack",
     "tests.fakes.app",
     "tests.fakes.redis_server",
+    "tests.fakes.gitlab",
+    "tests.fakes.github",
 ]

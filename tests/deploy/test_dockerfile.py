@@ -1,0 +1,147 @@
+"""The Dockerfile is lint-clean and keeps the image promises of CONTRACT §8.
+
+No container engine here: hadolint checks the file, these tests check its
+instructions, and test_wheel_install.py replays the builder's install steps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import tomllib
+
+import pytest
+
+from tests.deploy.dockerfile import (
+    DOCKERFILE,
+    Stage,
+    copy_sources,
+    ignore_patterns,
+    ignored,
+    instructions,
+    stages,
+)
+from tests.deploy.helm import REPO
+
+TEXT = DOCKERFILE.read_text()
+STAGES = stages(TEXT)
+BUILDER, RUNTIME = STAGES[0], STAGES[-1]
+
+
+def global_args() -> dict[str, str]:
+    """ARG defaults declared before the first FROM (usable in FROM lines)."""
+    result: dict[str, str] = {}
+    for ins in instructions(TEXT):
+        if ins.keyword == "FROM":
+            break
+        if ins.keyword == "ARG" and "=" in ins.args:
+            key, value = ins.args.split("=", 1)
+            result[key] = value
+    return result
+
+
+def stage_args(stage: Stage) -> dict[str, str]:
+    return dict(arg.split("=", 1) for arg in stage.all("ARG") if "=" in arg)
+
+
+def stage_env(stage: Stage) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for args in stage.all("ENV"):
+        env.update(word.split("=", 1) for word in shlex.split(args))
+    return env
+
+
+def expand(value: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: variables[m.group(1) or m.group(2)], value)
+
+
+def test_hadolint_is_clean(hadolint: str) -> None:
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_multi_stage_on_a_slim_python_base() -> None:
+    assert len(STAGES) >= 2
+    assert BUILDER.name == "builder"
+    for stage in STAGES:
+        image = expand(stage.base, global_args())
+        assert re.fullmatch(r"python:3\.1[1-9]-slim(-\w+)?", image), image
+
+
+def test_builder_builds_a_wheel_and_a_venv_from_pyproject() -> None:
+    run = " ".join(BUILDER.all("RUN"))
+    assert "pip wheel --no-deps" in run
+    assert "python -m venv /opt/venv" in run
+    assert "/opt/venv/bin/pip install /wheels/" in run
+
+
+def test_builder_copies_every_package_the_wheel_needs() -> None:
+    """A package pyproject ships but the Dockerfile forgets would be missing from the image."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = {source.rstrip("/") for source in copy_sources(BUILDER)}
+    assert packages <= copied
+    assert "pyproject.toml" in copied
+    readme = pyproject["project"].get("readme")
+    if readme:
+        assert readme in copied, "setuptools reads the readme while building the wheel"
+
+
+@pytest.mark.parametrize("source", copy_sources(BUILDER))
+def test_copied_sources_exist_and_are_in_the_build_context(source: str) -> None:
+    assert (REPO / source).exists(), f"Dockerfile COPYs {source}, which is not in the repo"
+    assert not ignored(source.rstrip("/"), ignore_patterns()), f".dockerignore drops {source}"
+
+
+def test_runtime_has_no_compilers_or_package_installs() -> None:
+    run = " ".join(RUNTIME.all("RUN"))
+    for forbidden in ("apt-get", "apk ", "gcc", "build-essential", "pip install", "pip wheel"):
+        assert forbidden not in run
+    for args in RUNTIME.all("COPY"):
+        assert args.startswith("--from=builder"), "the runtime stage takes only the built venv"
+
+
+def test_runtime_runs_chatops_serve_as_a_numeric_non_root_user() -> None:
+    [user] = RUNTIME.all("USER")
+    uid, _, gid = expand(user, stage_args(RUNTIME)).partition(":")
+    assert uid.isdigit()
+    assert int(uid) > 0
+    assert not gid or gid.isdigit()
+    assert [json.loads(a) for a in RUNTIME.all("ENTRYPOINT")] == [["chatops"]]
+    assert [json.loads(a) for a in RUNTIME.all("CMD")] == [["serve"]]
+    assert RUNTIME.all("EXPOSE") == ["8080"]
+
+
+def test_no_healthcheck_kubernetes_probes_do_it() -> None:
+    assert all(ins.keyword != "HEALTHCHECK" for ins in instructions(TEXT))
+
+
+def test_store_defaults_into_the_writable_data_volume() -> None:
+    env = stage_env(RUNTIME)
+    assert env["CHATOPS_STORE_URL"] == "sqlite:////data/chatops.db"
+    assert [json.loads(v) for v in RUNTIME.all("VOLUME")] == [["/data"]]
+    assert "chown" in " ".join(RUNTIME.all("RUN"))
+    assert env["PATH"].startswith("/opt/venv/bin:")
+
+
+def test_no_secret_is_baked_in() -> None:
+    names = set(stage_env(BUILDER)) | set(stage_env(RUNTIME))
+    names |= {a.split("=", 1)[0] for s in STAGES for a in s.all("ARG")}
+    assert not [n for n in names if re.search(r"TOKEN|SECRET|PASSWORD|KEY", n, re.IGNORECASE)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".git/config", ".env", "tests/conftest.py", ".tools/bin/helm", "chatops.db", "helm/chatops"],
+)
+def test_dockerignore_keeps_local_state_out_of_the_context(path: str) -> None:
+    assert ignored(path, ignore_patterns())

@@ -96,6 +96,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         app[METRICS],
         pacing=settings.chatops_slack_pacing,
         max_backoff=settings.chatops_slack_max_backoff,
+        lease_seconds=settings.chatops_outbox_lease,
     )
     app[SENDER] = sender
     sender.start()

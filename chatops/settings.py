@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     chatops_slack_max_backoff: float = Field(
         default=300.0, gt=0, description="Longest wait between retries of one Slack message."
     )
+    chatops_outbox_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a replica holds an outbox item; a crashed holder's expires.",
+    )
     chatops_public_url: str | None = Field(
         default=None, description="External base URL, used in the Slack app manifest."
     )

@@ -87,6 +87,9 @@ class ConsoleTransport:
     async def join(self, *, channel: str) -> None:
         return None
 
+    async def find_posted(self, *, channel: str, key: str) -> Posted | None:
+        return None
+
     def _show(self, title: str, text: str, blocks: Blocks) -> None:
         body = blocks_as_text(blocks) if blocks else text
         parts = [

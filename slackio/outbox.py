@@ -17,13 +17,14 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
 
 from slackio.errors import NotInChannel, RateLimited, SlackRejected, SlackSendError
 from slackio.metrics import Metrics
-from slackio.transport import SlackTransport
+from slackio.transport import Posted, SlackTransport
 from storage import OutboxItem, Store, StoreError
 
 log = structlog.get_logger("slackio.outbox")
@@ -159,13 +160,17 @@ class OutboxSender:
         blocks: list[dict[str, Any]] = json.loads(item.blocks_json)
         if item.needs_post:
             metadata = json.loads(item.metadata_json) if item.metadata_json else None
-            method = "chat.postMessage"
-            posted = await self._counted(
-                method,
-                self._transport.post(
-                    channel=item.channel, text=item.text, blocks=blocks, metadata=metadata
-                ),
-            )
+            posted = await self._adopt(item) if item.uncertain and metadata else None
+            if posted is not None:
+                # The adopted message shows an unknown version: leave it due for an update.
+                item = replace(item, version=item.sent_version, replies=())
+            else:
+                posted = await self._counted(
+                    "chat.postMessage",
+                    self._transport.post(
+                        channel=item.channel, text=item.text, blocks=blocks, metadata=metadata
+                    ),
+                )
             await self._store.complete(
                 item, channel_id=posted.channel_id, ts=posted.ts, reply_ids=()
             )
@@ -182,6 +187,16 @@ class OutboxSender:
             log.info("slack_message_updated", key=item.key, ts=item.ts, version=item.version)
             return
         await self._post_replies(item)
+
+    async def _adopt(self, item: OutboxItem) -> Posted | None:
+        """After a crash mid-post, find the message the lost attempt may have posted."""
+        found: Posted | None = await self._counted(
+            "conversations.history",
+            self._transport.find_posted(channel=item.channel, key=item.key),
+        )
+        if found is not None:
+            log.warning("slack_message_adopted", key=item.key, ts=found.ts)
+        return found
 
     async def _post_replies(self, item: OutboxItem) -> None:
         channel_id, ts = _posted_at(item)

@@ -33,3 +33,10 @@ class SlackTransport(Protocol):
     async def update(self, *, channel_id: str, ts: str, text: str, blocks: Blocks) -> None: ...
 
     async def join(self, *, channel: str) -> None: ...
+
+    async def find_posted(self, *, channel: str, key: str) -> Posted | None:
+        """A recent top-level message we posted for `key` (from its metadata), if any.
+
+        Used after a crash between Slack accepting a post and the store recording it, so the
+        retry adopts that message instead of posting a duplicate.
+        """

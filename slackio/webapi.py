@@ -56,10 +56,25 @@ class WebApiTransport:
         )
 
     async def join(self, *, channel: str) -> None:
-        channel_id = channel
-        if not channel.startswith(("C", "G")) or channel.startswith("#"):
-            channel_id = await self._lookup(channel.lstrip("#"))
-        await _call(self._client.conversations_join(channel=channel_id))
+        await _call(self._client.conversations_join(channel=await self._channel_id(channel)))
+
+    async def find_posted(self, *, channel: str, key: str) -> Posted | None:
+        channel_id = await self._channel_id(channel)
+        data = await _call(
+            self._client.conversations_history(
+                channel=channel_id, limit=100, include_all_metadata=True
+            )
+        )
+        for message in data.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key and not message.get("thread_ts"):
+                return Posted(channel_id=channel_id, ts=str(message["ts"]))
+        return None
+
+    async def _channel_id(self, channel: str) -> str:
+        if channel.startswith(("C", "G")) and not channel.startswith("#"):
+            return channel
+        return await self._lookup(channel.lstrip("#"))
 
     async def _lookup(self, name: str) -> str:
         cursor: str | None = None

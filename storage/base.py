@@ -68,6 +68,8 @@ class OutboxItem:
     attempts: int
     lease: str
     first_queued_at: float
+    # The previous holder's lease ran out without a result: its Slack call may have landed.
+    uncertain: bool = False
 
     @property
     def needs_post(self) -> bool:

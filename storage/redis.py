@@ -30,6 +30,7 @@ import math
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -97,10 +98,11 @@ for _, key in ipairs(keys) do
   if f[2] ~= '1' then
     redis.call('ZREM', KEYS[1], key)
   elseif not skip[f[1]] and tonumber(f[3]) <= now and tonumber(f[4]) < now then
+    local abandoned = redis.call('HGET', mk, 'lease') or ''
     redis.call('HSET', mk, 'lease', ARGV[2], 'lease_until', ARGV[3])
     redis.call('ZADD', KEYS[1], ARGV[3], key)
     local replies = redis.call('HGETALL', ARGV[4] .. 'replies:' .. key)
-    return {key, redis.call('HGETALL', mk), replies}
+    return {key, redis.call('HGETALL', mk), replies, abandoned}
   end
 end
 return false
@@ -279,7 +281,8 @@ class RedisStore:
             row = await self._claim(keys=[self._key("due")], args=[*args, *exclude_channels])
         if not row:
             return None
-        return _outbox_item(row[0], _pairs(row[1]), _pairs(row[2]), lease)
+        item = _outbox_item(row[0], _pairs(row[1]), _pairs(row[2]), lease)
+        return replace(item, uncertain=bool(row[3]))
 
     async def complete(
         self, item: OutboxItem, *, channel_id: str, ts: str, reply_ids: Sequence[int]

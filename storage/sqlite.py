@@ -61,7 +61,7 @@ _SEEN_SQL = "SELECT key FROM seen WHERE key IN ({marks}) AND expires_at > ?"
 # Only the placeholder list for excluded channels is formatted in; values are bound.
 _CLAIM_SQL = (
     "SELECT key, channel, channel_id, ts, version, sent_version, text, blocks_json, "
-    "metadata_json, attempts, queued_at FROM messages "
+    "metadata_json, attempts, queued_at, lease FROM messages "
     "WHERE pending = 1 AND due_at <= ? AND lease_until < ? {skip} "
     "ORDER BY due_at, queued_at LIMIT 1"
 )
@@ -244,6 +244,7 @@ class SqliteStore:
                 attempts=row[9],
                 lease=lease,
                 first_queued_at=row[10],
+                uncertain=row[11] is not None,
             )
 
         return await self._run(self._tx(op))

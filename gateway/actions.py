@@ -1,0 +1,199 @@
+"""The buttons on gateway messages: action ids, block ids and the format of a button's `value`.
+
+This is the contract between the gateway, which draws the buttons, and the bot, which handles
+the clicks. The bot must not import the gateway, so the contract is spelled out here precisely
+enough to re-implement.
+
+Action ids (the Block Kit `action_id` of each button; value keys it carries):
+    chatops.ack       Ack: record that someone is on it.                       k, m
+    chatops.silence   Silence: an Alertmanager silence matching `l` for `d`.   k, m, l, d (, t)
+    chatops.rollback  Roll back model `m` (danger style, confirm dialog).      k, m (m not null)
+    chatops.retrain   Retrain model `m` (drift messages).                      k, m (m not null)
+    chatops.dismiss   Dismiss a drift message.                                 k, m
+
+Block ids: every block the gateway draws has a `block_id` starting with `chatops.`, so a handler
+can find them in `body["message"]["blocks"]`. Two are part of the contract:
+    chatops.actions:<k>   the actions block holding the buttons (absent once resolved/dismissed)
+    chatops.record:<k>    the context block saying who did what (absent until someone acts)
+The others (`chatops.header`, `chatops.status`, `chatops.alert.<n>`, ...) are layout.
+
+Button value: compact JSON (separators `,` and `:`, UTF-8, not ASCII-escaped), at most 2000
+characters (Slack's limit), e.g. `{"k":"am:3f2a…:1","m":"fraud-detector","l":{...},"d":"1h"}`:
+    k  the message key, 1-255 chars: `am:<first 20 hex of sha256(groupKey)>:<generation>` for an
+       alert group, `drift:<model>:<generation>` for drift (the outbox `MessageUpdate.key`).
+    m  the model name (1-255 chars) or null; always present.
+    l  silence only: the group's labels (Alertmanager `groupLabels`, else `commonLabels`), to
+       be used as equality matchers; a non-empty object of strings.
+    d  silence only: how long, units w/d/h/m/s largest first (`30m`, `1h`, `1h30m`, `2d`),
+       more than 0 and at most 30d.
+    t  silence only, `true` when labels other than `alertname` and `model` were dropped to fit
+       2000 chars: the silence would then match more than the group, and the handler says so.
+No environment is carried for Rollback: the handler asks for it or applies its policy default.
+Unknown keys are ignored, so a newer gateway may add some. `parse_button_value` checks all this
+and raises `BadButtonValue` (and nothing else) for anything that does not fit.
+
+Records: what a click did is kept as an `ActionRecord(actor, action, at, detail, link)` on the
+incident (`gateway.incidents`) and drawn in the `chatops.record:<k>` block, e.g.
+`✔ Acked by <@U123> at <date>`; `actor` is a Slack user id, `action` the action id without its
+`chatops.` prefix (`ack`, `silence`, `rollback`, `retrain`, `dismiss`), `link` an http(s) URL.
+A `dismiss` record removes the buttons of a drift message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final
+
+ACK: Final = "chatops.ack"
+SILENCE: Final = "chatops.silence"
+ROLLBACK: Final = "chatops.rollback"
+RETRAIN: Final = "chatops.retrain"
+DISMISS: Final = "chatops.dismiss"
+ACTION_IDS: Final = frozenset({ACK, SILENCE, ROLLBACK, RETRAIN, DISMISS})
+NEEDS_MODEL: Final = frozenset({ROLLBACK, RETRAIN})
+
+BLOCK_PREFIX: Final = "chatops."
+ACTIONS_BLOCK: Final = "chatops.actions"
+RECORD_BLOCK: Final = "chatops.record"
+
+MAX_VALUE: Final = 2000
+MAX_KEY: Final = 255
+MAX_BLOCK_ID: Final = 255
+SILENCE_DURATION: Final = "1h"
+MAX_SILENCE: Final = timedelta(days=30)
+KEPT_LABELS: Final = ("alertname", "model")
+
+_DURATION = re.compile(
+    r"^(?:(\d{1,6})w)?(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$"
+)
+_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+class BadButtonValue(ValueError):
+    """A button value (or the inputs to build one) that breaks the contract above."""
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    """What a click carries: enough for the handler to act without reading gateway state."""
+
+    action_id: str
+    key: str
+    model: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    duration: str | None = None
+    truncated: bool = False
+
+    @property
+    def silence_for(self) -> timedelta | None:
+        """The silence length as a timedelta (silence buttons only)."""
+        return parse_duration(self.duration) if self.duration is not None else None
+
+
+def block_id(prefix: str, key: str) -> str:
+    """`<prefix>:<key>`, clipped to Slack's 255-character block_id limit."""
+    return f"{prefix}:{key}"[:MAX_BLOCK_ID]
+
+
+def parse_duration(text: str) -> timedelta:
+    """`1h`, `30m`, `1h30m`, `2d`...: a positive duration of at most 30 days."""
+    match = _DURATION.match(text) if text else None
+    if match is None:
+        raise BadButtonValue(f"not a duration: {text[:20]!r}")
+    amount = timedelta(**{u: int(v) for u, v in zip(_UNITS, match.groups(), strict=True) if v})
+    if not timedelta(0) < amount <= MAX_SILENCE:
+        raise BadButtonValue(f"duration out of range (0, 30d]: {text!r}")
+    return amount
+
+
+def button_value(
+    action_id: str,
+    *,
+    key: str,
+    model: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    duration: str = SILENCE_DURATION,
+) -> str:
+    """The compact JSON `value` of one button; raises BadButtonValue if it cannot be built."""
+    value = ButtonValue(action_id, key, model)
+    if action_id == SILENCE:
+        value = ButtonValue(action_id, key, model, dict(labels or {}), duration)
+    _check(value)
+    encoded = _encode(value)
+    if len(encoded) > MAX_VALUE and action_id == SILENCE:
+        kept = {k: v for k, v in value.labels.items() if k in KEPT_LABELS}
+        encoded = _encode(ButtonValue(action_id, key, model, kept, duration, truncated=True))
+        if not kept:
+            raise BadButtonValue("silence labels do not fit in a button value")
+    if len(encoded) > MAX_VALUE:
+        raise BadButtonValue(f"button value over {MAX_VALUE} characters")
+    return encoded
+
+
+def parse_button_value(action_id: str, value: object) -> ButtonValue:
+    """Read a clicked button's value back; BadButtonValue for anything off-contract."""
+    if action_id not in ACTION_IDS:
+        raise BadButtonValue(f"unknown action_id {str(action_id)[:60]!r}")
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        raise BadButtonValue(f"value must be a string of at most {MAX_VALUE} characters")
+    try:
+        raw = json.loads(value)
+    except (ValueError, RecursionError) as e:
+        raise BadButtonValue("value is not JSON") from e
+    if not isinstance(raw, dict):
+        raise BadButtonValue("value is not a JSON object")
+    parsed = ButtonValue(action_id, _str(raw, "k"), _opt_str(raw, "m"))
+    if action_id == SILENCE:
+        parsed = ButtonValue(
+            action_id, parsed.key, parsed.model, _labels(raw), _str(raw, "d"), raw.get("t") is True
+        )
+    _check(parsed)
+    return parsed
+
+
+def _check(value: ButtonValue) -> None:
+    if value.action_id not in ACTION_IDS:
+        raise BadButtonValue(f"unknown action_id {value.action_id[:60]!r}")
+    if not 0 < len(value.key) <= MAX_KEY:
+        raise BadButtonValue(f"k must be 1-{MAX_KEY} characters")
+    if value.model is not None and not 0 < len(value.model) <= MAX_KEY:
+        raise BadButtonValue(f"m must be null or 1-{MAX_KEY} characters")
+    if value.action_id in NEEDS_MODEL and value.model is None:
+        raise BadButtonValue(f"{value.action_id} needs a model")
+    if value.action_id == SILENCE:
+        if not value.labels:
+            raise BadButtonValue("a silence needs at least one label to match")
+        parse_duration(value.duration or "")
+
+
+def _encode(value: ButtonValue) -> str:
+    data: dict[str, Any] = {"k": value.key, "m": value.model}
+    if value.action_id == SILENCE:
+        data |= {"l": value.labels, "d": value.duration}
+        if value.truncated:
+            data["t"] = True
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _str(raw: dict[str, Any], name: str) -> str:
+    found = raw.get(name)
+    if not isinstance(found, str):
+        raise BadButtonValue(f"{name} must be a string")
+    return found
+
+
+def _opt_str(raw: dict[str, Any], name: str) -> str | None:
+    if name not in raw:
+        raise BadButtonValue(f"{name} is required (null allowed)")
+    return None if raw[name] is None else _str(raw, name)
+
+
+def _labels(raw: dict[str, Any]) -> dict[str, str]:
+    found = raw.get("l")
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise BadButtonValue("l must be an object of strings")
+    return dict(found)

@@ -1,0 +1,137 @@
+"""Real Alertmanager bodies through create_app() to the fake Slack: one living message per group."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tests.fakes.app import bearer, outbox_drained
+from tests.fakes.slack import FakeSlack
+
+
+async def post_am(client: Any, body: bytes, *, headers: dict[str, str] | None = None) -> Any:
+    return await client.post("/webhooks/alertmanager", data=body, headers=headers or bearer())
+
+
+def top_level(fake: FakeSlack, channel: str) -> list[Any]:
+    return [m for m in fake.messages(channel) if not m.thread_ts]
+
+
+async def settle(fake: FakeSlack, seconds: float = 0.3) -> None:
+    """Let the sender run; used only to show that nothing *more* happens."""
+    await asyncio.sleep(seconds)
+
+
+async def test_firing_resend_resolved_is_one_message_updated_in_place(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    client = await make_app()
+    for name in ("api_firing_single-alert", "api_firing_single-alert_resend"):
+        response = await post_am(client, am_fixture(name))
+        assert response.status in (200, 202)
+    await fake_slack.wait_for(lambda f: len(f.calls("chat.postMessage")) == 1)
+
+    response = await post_am(client, am_fixture("api_resolved_single-alert"))
+    assert response.status == 202
+    await fake_slack.wait_for(lambda f: len(f.calls("chat.update")) == 1)
+    await fake_slack.wait_for(lambda f: len(f.thread_replies("#fraud-ml", _ts(f))) == 1)
+    await settle(fake_slack)
+
+    posts = [c for c in fake_slack.calls("chat.postMessage") if not c.params.get("thread_ts")]
+    assert len(posts) == 1
+    update = fake_slack.calls("chat.update")[0]
+    assert update.params["ts"] == posts[0].params.get("ts", _ts(fake_slack))
+    (message,) = top_level(fake_slack, "#fraud-ml")
+    rendered = json.dumps(message.blocks)
+    assert "resolved" in (message.text + rendered).lower()
+    assert "chatops.ack" not in rendered, "a resolved message keeps no action buttons"
+
+
+async def test_templated_resend_is_not_a_new_notification(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    client = await make_app()
+    await post_am(client, am_fixture("prometheus_firing_error-rate"))
+    response = await post_am(client, am_fixture("prometheus_firing_error-rate_resend"))
+    assert (await response.json())["status"] == "duplicate"
+    await fake_slack.wait_for(lambda f: len(f.calls("chat.postMessage")) == 1)
+    await settle(fake_slack)
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    assert fake_slack.calls("chat.update") == []
+
+
+async def test_mixed_group_updates_and_replies_with_what_changed(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    client = await make_app()
+    sequence = [
+        "api_one-group_3-alerts",
+        "api_mixed_2-firing_1-resolved",
+        "api_after-mixed_resend_2-firing",
+        "api_resolved_one-group_2-alerts",
+    ]
+    for name in sequence:
+        assert (await post_am(client, am_fixture(name))).status in (200, 202)
+        await outbox_drained(client)
+    (message,) = top_level(fake_slack, "#ml-alerts")
+    replies = fake_slack.thread_replies("#ml-alerts", message.ts)
+    text = "\n".join(r.text for r in replies)
+    assert "churn-predictor" in text
+    assert len(replies) == 2, text  # one resolved, then the last two resolved
+    assert message.updates == 2
+    assert "resolved" in message.text.lower()
+
+
+async def test_truncated_alerts_are_shown_and_not_read_as_resolved(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    client = await make_app()
+    await post_am(client, am_fixture("api_truncated_max-alerts-2_of-5"))
+    await fake_slack.wait_for(lambda f: len(f.calls("chat.postMessage")) == 1)
+    (message,) = top_level(fake_slack, "#fraud-ml")
+    body = json.dumps(message.blocks)
+    assert "+3" in body
+    assert "firing" in (message.text + body).lower()
+
+
+async def test_separate_groups_route_by_model(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    client = await make_app()
+    for model in ("churn-predictor", "credit-scorer", "fraud-detector"):
+        await post_am(client, am_fixture(f"api_separate-groups_3-models_{model}"))
+    await fake_slack.wait_for(lambda f: len(f.calls("chat.postMessage")) == 3)
+    assert len(top_level(fake_slack, "#fraud-ml")) == 1
+    assert len(top_level(fake_slack, "#ml-alerts")) == 2
+
+
+async def test_slack_down_then_rate_limited_delivers_each_message_once(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    fake_slack.fail("chat.postMessage", status=500, times=3)
+    fake_slack.fail("chat.postMessage", status=429, retry_after=1, times=2)
+    client = await make_app(chatops_slack_max_backoff=0.2)
+    names = [f"api_separate-groups_3-models_{m}" for m in ("churn-predictor", "credit-scorer")]
+    for name in names:
+        response = await post_am(client, am_fixture(name))
+        assert response.status == 202, "the webhook is answered while Slack is failing"
+    await fake_slack.wait_for(lambda f: len(top_level(f, "#ml-alerts")) == 2, timeout=15)
+    await settle(fake_slack)
+    assert len(top_level(fake_slack, "#ml-alerts")) == 2
+    failed = [c for c in fake_slack.calls("chat.postMessage")]
+    assert len(failed) == 2 + 5, "five failed attempts, then one success per group"
+
+
+async def test_not_in_channel_joins_and_posts(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    fake_slack.remove_bot("#fraud-ml")
+    client = await make_app()
+    await post_am(client, am_fixture("api_firing_single-alert"))
+    await fake_slack.wait_for(lambda f: len(top_level(f, "#fraud-ml")) == 1, timeout=10)
+    assert fake_slack.calls("conversations.join")
+
+
+def _ts(fake: FakeSlack) -> str:
+    return str(top_level(fake, "#fraud-ml")[0].ts)

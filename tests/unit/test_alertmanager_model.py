@@ -1,0 +1,150 @@
+"""The Alertmanager payload model and the incident fold, on the captured bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway import incidents
+from gateway.alertmanager import parse_alertmanager, parse_timestamp
+from gateway.errors import BadPayload
+from gateway.incidents import ChangeKind, Status
+from gateway.service import occurrence
+from tests.fakes.fixtures import fixture_bytes
+
+NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+
+
+def am(name: str) -> bytes:
+    return fixture_bytes(f"alertmanager/{name}.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22T19:43:21.72Z", datetime(2026, 11, 22, 19, 43, 21, 720000, tzinfo=UTC)),
+        ("2026-11-22T19:43:08.042Z", datetime(2026, 11, 22, 19, 43, 8, 42000, tzinfo=UTC)),
+        ("2026-11-22T19:43:08Z", datetime(2026, 11, 22, 19, 43, 8, tzinfo=UTC)),
+        ("2026-11-22T19:43:08.123456789Z", datetime(2026, 11, 22, 19, 43, 8, 123456, tzinfo=UTC)),
+        ("2026-11-22T20:43:08.5+01:00", datetime(2026, 11, 22, 19, 43, 8, 500000, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", None),
+        ("", None),
+    ],
+)
+def test_timestamps_parse_leniently(text: str, expected: datetime | None) -> None:
+    assert parse_timestamp(text) == expected
+
+
+def test_raw_wire_body_parses() -> None:
+    payload = parse_alertmanager(am("api_firing_single-alert.raw-body"))
+    assert payload.group_key == '{}:{alertname="ModelDriftDetected", model="fraud-detector"}'
+    assert payload.alerts[0].ends_at is None
+    assert payload.alerts[0].fingerprint == "5fd028d074d2c056"
+
+
+def test_missing_fingerprint_is_derived_from_labels() -> None:
+    body = (
+        b'{"status":"firing","groupKey":"g","alerts":[{"status":"firing",'
+        b'"labels":{"a":"1"},"startsAt":"2026-11-22T19:42:42Z"}]}'
+    )
+    alert = parse_alertmanager(body).alerts[0]
+    assert len(alert.fingerprint) == 16
+
+
+def test_bad_bodies_raise_bad_payload_with_details() -> None:
+    with pytest.raises(BadPayload) as err:
+        parse_alertmanager(b'{"status": "firing"}')
+    assert "groupKey: field required" in err.value.details
+
+
+def test_repeat_changes_nothing_and_resolve_is_one_change() -> None:
+    firing = parse_alertmanager(am("api_firing_single-alert"))
+    opened = incidents.open_incident(firing, generation=1, now=NOW)
+    incident, changes = incidents.merge(opened, firing, now=NOW)
+    assert [c.kind for c in changes] == [ChangeKind.NEW]
+    again, none = incidents.merge(
+        incident, parse_alertmanager(am("api_firing_single-alert_resend")), now=NOW
+    )
+    assert none == []
+    assert again == incident
+    resolved, changes = incidents.merge(
+        incident, parse_alertmanager(am("api_resolved_single-alert")), now=NOW
+    )
+    assert [c.kind for c in changes] == [ChangeKind.RESOLVED]
+    assert resolved.status is Status.RESOLVED
+    assert resolved.resolved_at == NOW
+
+
+def test_templated_annotation_resend_is_refreshed_without_a_change() -> None:
+    first = parse_alertmanager(am("prometheus_firing_error-rate"))
+    incident, _ = incidents.merge(
+        incidents.open_incident(first, generation=1, now=NOW), first, now=NOW
+    )
+    resend = parse_alertmanager(am("prometheus_firing_error-rate_resend"))
+    refreshed, changes = incidents.merge(incident, resend, now=NOW)
+    assert changes == []
+    assert refreshed.alerts[0].annotations == resend.alerts[0].annotations
+
+
+def test_mixed_payload_resolves_one_and_a_resolved_alert_is_not_dropped() -> None:
+    three = parse_alertmanager(am("api_one-group_3-alerts"))
+    incident, _ = incidents.merge(
+        incidents.open_incident(three, generation=1, now=NOW), three, now=NOW
+    )
+    incident, changes = incidents.merge(
+        incident, parse_alertmanager(am("api_mixed_2-firing_1-resolved")), now=NOW
+    )
+    assert [(c.kind, c.alert.labels["model"]) for c in changes] == [
+        (ChangeKind.RESOLVED, "churn-predictor")
+    ]
+    incident, changes = incidents.merge(
+        incident, parse_alertmanager(am("api_after-mixed_resend_2-firing")), now=NOW
+    )
+    assert changes == []
+    assert len(incident.firing) == 2
+    assert len(incident.alerts) == 3
+
+
+def test_truncated_firing_never_resolves_hidden_alerts() -> None:
+    truncated = parse_alertmanager(am("api_truncated_max-alerts-2_of-5"))
+    incident, _ = incidents.merge(
+        incidents.open_incident(truncated, generation=1, now=NOW), truncated, now=NOW
+    )
+    assert incident.truncated == 3
+    assert incident.status is Status.FIRING
+
+
+def test_new_occurrence_after_resolution_starts_a_new_incident() -> None:
+    firing = parse_alertmanager(am("api_firing_single-alert"))
+    incident, _ = incidents.merge(
+        incidents.open_incident(firing, generation=1, now=NOW), firing, now=NOW
+    )
+    resolved, _ = incidents.merge(
+        incident, parse_alertmanager(am("api_resolved_single-alert")), now=NOW
+    )
+    assert not incidents.starts_new_incident(resolved, firing), (
+        "an old occurrence is not a new incident"
+    )
+    refired = firing.model_copy(
+        update={"alerts": [firing.alerts[0].model_copy(update={"starts_at": NOW})]}
+    )
+    assert incidents.starts_new_incident(resolved, refired)
+
+
+def test_occurrence_key_includes_starts_at_and_status() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert occurrence("fp", start, "firing") != occurrence("fp", start, "resolved")
+    assert occurrence("fp", start, "firing") != occurrence("fp", NOW, "firing")
+    assert occurrence("fp", start, "firing") == occurrence("fp", start, "firing")
+
+
+def test_incident_round_trips_through_json() -> None:
+    payload = parse_alertmanager(am("api_mixed_2-firing_1-resolved"))
+    incident, _ = incidents.merge(
+        incidents.open_incident(payload, generation=2, now=NOW), payload, now=NOW
+    )
+    incident = incidents.with_action(
+        incident, incidents.ActionRecord(actor="U1", action="ack", at=NOW)
+    )
+    assert incidents.load_incident(incidents.dump_incident(incident)) == incident

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 import time
 import urllib.parse
@@ -47,8 +48,16 @@ def _section_lines(block: dict[str, Any]) -> list[str]:
     return lines
 
 
+_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+
+
 def _text_of(element: dict[str, Any]) -> str:
-    return str(element.get("text", "")) if isinstance(element, dict) else ""
+    """Element text with Slack's date tokens and links made readable in a terminal."""
+    text = str(element.get("text", "")) if isinstance(element, dict) else ""
+    text = _DATE.sub(r"\1", text)
+    text = _LINK.sub(r"\2 (\1)", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def builder_link(blocks: Blocks) -> str:

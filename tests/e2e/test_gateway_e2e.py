@@ -74,7 +74,6 @@ async def test_drift_alert_is_one_message_that_turns_resolved(
 async def server_get(server: Any, path: str) -> Any:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
-        async with session.get(server.make_url(path)) as response:
-            await response.read()
-            return response
+    async with aiohttp.ClientSession() as session, session.get(server.make_url(path)) as response:
+        await response.read()
+        return response

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 _CANDIDATES = [
-    Path(os.environ.get("CHATOPS_FIXTURES_DIR", "")) if os.environ.get("CHATOPS_FIXTURES_DIR") else None,
+    Path(os.environ.get("CHATOPS_FIXTURES_DIR", ""))
+    if os.environ.get("CHATOPS_FIXTURES_DIR")
+    else None,
     Path(__file__).resolve().parents[3] / "shared" / "fixtures",
     Path(__file__).resolve().parents[2] / "shared" / "fixtures",
 ]

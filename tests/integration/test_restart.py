@@ -82,9 +82,12 @@ class Service:
         return (self.workdir / "service.log").read_text(errors="replace")[-3000:]
 
     async def post(self, body: bytes) -> int:
-        async with aiohttp.ClientSession() as session, session.post(
-            f"{self.url}/webhooks/alertmanager", data=body, headers=bearer()
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{self.url}/webhooks/alertmanager", data=body, headers=bearer()
+            ) as response,
+        ):
             return response.status
 
 

@@ -119,6 +119,10 @@ class DriftIncident:
     def message_key(self) -> str:
         return f"drift:{self.model}:{self.generation}"
 
+    def with_action(self, record: ActionRecord) -> DriftIncident:
+        """This drift message with one more record of who did what."""
+        return replace(self, actions=(*self.actions, record))
+
 
 def parse_drift(body: bytes, *, model_param: str | None, default_model: str | None) -> DriftEvent:
     """Validate a drift body and resolve its model (payload.model, ?model=, default_model)."""

@@ -64,7 +64,7 @@ class Gateway:
         self.store = store
         self.options = options
         self.metrics = metrics
-        self._wake_sender = wake_sender
+        self.wake_sender = wake_sender
         self._clock = clock
 
     async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
@@ -91,7 +91,7 @@ class Gateway:
             merged, changes = incidents.merge(base, payload, now=when)
             if not changes and base is current:
                 return self._duplicate("alertmanager")
-            message = self._incident_message(merged, changes if base is current else [])
+            message = self.incident_message(merged, changes if base is current else [])
             if await self.store.save(
                 key=key,
                 data=incidents.dump_incident(merged),
@@ -99,7 +99,7 @@ class Gateway:
                 messages=[message],
                 now=now,
             ):
-                self._wake_sender()
+                self.wake_sender()
                 log.info(
                     "incident_updated",
                     group_key=payload.group_key,
@@ -110,7 +110,7 @@ class Gateway:
                 return Outcome.ACCEPTED
         raise StoreError(f"too much contention on {key}")
 
-    def _incident_message(
+    def incident_message(
         self, incident: incidents.Incident, changes: list[incidents.Change]
     ) -> MessageUpdate:
         rendered = render_incident(incident, pipeline_models=self.options.pipeline_models)
@@ -163,17 +163,15 @@ class Gateway:
                 key=key,
                 data=dump_drift(folded),
                 expected_version=stored.version if stored else 0,
-                messages=[self._drift_message(folded, current)],
+                messages=[self.drift_message(folded, current)],
                 now=now,
             ):
-                self._wake_sender()
+                self.wake_sender()
                 log.info("drift_recorded", model=event.model, count=folded.count)
                 return Outcome.ACCEPTED
         raise StoreError(f"too much contention on {key}")
 
-    def _drift_message(
-        self, folded: DriftIncident, previous: DriftIncident | None
-    ) -> MessageUpdate:
+    def drift_message(self, folded: DriftIncident, previous: DriftIncident | None) -> MessageUpdate:
         rendered = render_drift(folded, pipeline_models=self.options.pipeline_models)
         repeated = previous is not None and previous.generation == folded.generation
         return MessageUpdate(

@@ -13,9 +13,11 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from chatops.bot_wiring import add_bot_routes, bot_ctx
 from chatops.config import AppConfig
-from chatops.http import METRICS, STORE, json_errors, request_context
 from chatops.http import add_routes as add_service_routes
+from chatops.http import json_errors, request_context
+from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
 from chatops.settings import Settings
 from gateway.routes import GATEWAY
 from gateway.routes import add_routes as add_gateway_routes
@@ -23,17 +25,10 @@ from gateway.service import Gateway, GatewayOptions
 from slackio.console import ConsoleTransport
 from slackio.metrics import Metrics
 from slackio.outbox import OutboxSender
-from slackio.transport import SlackTransport
 from slackio.webapi import WebApiTransport, make_client
 from storage import open_store
 
 log = structlog.get_logger("chatops")
-
-SETTINGS = web.AppKey("settings", Settings)
-CONFIG = web.AppKey("config", AppConfig)
-TRANSPORT = web.AppKey("transport", SlackTransport)
-SENDER = web.AppKey("sender", OutboxSender)
-HTTP = web.AppKey("http_session", aiohttp.ClientSession)
 
 
 def create_app(settings: Settings, config: AppConfig | None = None) -> web.Application:
@@ -43,8 +38,10 @@ def create_app(settings: Settings, config: AppConfig | None = None) -> web.Appli
     app[CONFIG] = config or AppConfig()
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend([_store, _slack, _sender, _gateway])
+    app.cleanup_ctx.append(bot_ctx)
     add_service_routes(app)
     add_gateway_routes(app)
+    add_bot_routes(app)
     return app
 
 

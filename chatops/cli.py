@@ -10,7 +10,9 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot.manifest import manifest_yaml
 from chatops.app import create_app
+from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config
 from chatops.logs import configure_logging
 from chatops.settings import Settings
@@ -26,8 +28,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="YAML config file (or CHATOPS_CONFIG)")
     serve.add_argument("--host", default="0.0.0.0", help="bind address (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)",
+    )
     check = sub.add_parser("check-config", help="validate a config file and the environment")
     check.add_argument("file", type=Path)
+    # --- manifest (bot side) ---
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    manifest.add_argument("--public-url", help="external base URL (or CHATOPS_PUBLIC_URL)")
+    manifest.add_argument(
+        "--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)"
+    )
     return parser
 
 
@@ -41,22 +54,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.command == "check-config":
         return check_config(args.file, settings)
-    return serve(settings, args.config, host=args.host, port=args.port)
+    if args.command == "manifest":
+        public_url = args.public_url or settings.chatops_public_url
+        print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
+        return 0
+    return serve(
+        settings, args.config, host=args.host, port=args.port, socket_mode=args.socket_mode
+    )
 
 
-def serve(settings: Settings, config_path: Path | None, *, host: str, port: int) -> int:
+def serve(
+    settings: Settings,
+    config_path: Path | None,
+    *,
+    host: str,
+    port: int,
+    socket_mode: bool = False,
+) -> int:
     configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
     try:
         config = load_config(config_path or settings.chatops_config)
     except ConfigError as e:
         _print_problems(e.problems)
         return 1
-    problems = settings.problems()
+    problems = settings.problems(socket_mode=socket_mode)
     if problems:
         _print_problems(problems)
         return 1
+    app = create_app(settings, config)
+    if socket_mode:
+        app[SOCKET_MODE] = True
     web.run_app(
-        create_app(settings, config),
+        app,
         host=host,
         port=port,
         print=lambda text: print(text, file=sys.stderr),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -9,13 +10,11 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from slackio.metrics import Metrics
-from storage import Store, StoreError
+from chatops.keys import METRICS, STORE
+from storage import StoreError
 
 log = structlog.get_logger("chatops.http")
 
-STORE = web.AppKey("store", Store)
-METRICS = web.AppKey("metrics", Metrics)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -65,8 +64,26 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await _refresh_outbox(request.app)
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _refresh_outbox(app: web.Application) -> None:
+    """Read the outbox gauges from the store at scrape time, so they are current mid-storm.
+
+    The store is shared, so every replica reports the same backlog. When the store is down
+    the last values stay (readiness already says so).
+    """
+    try:
+        stats = await app[STORE].outbox_stats()
+    except StoreError as e:
+        log.warning("outbox_stats_failed", error=str(e))
+        return
+    gauges = app[METRICS]
+    gauges.outbox_pending.set(stats.pending)
+    oldest = stats.oldest_queued_at
+    gauges.outbox_lag.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
 
 
 def add_routes(app: web.Application) -> None:

@@ -62,10 +62,13 @@ class Settings(BaseSettings):
         """True when no bot token is set: messages are printed, not posted."""
         return self.slack_bot_token is None or not self.slack_bot_token.get_secret_value()
 
-    def problems(self) -> list[str]:
+    def problems(self, *, socket_mode: bool = False) -> list[str]:
         """Environment combinations that cannot work, for `check-config` and start-up."""
         found = []
-        if not self.console_sink and self.slack_signing_secret is None:
+        if socket_mode:
+            if self.slack_app_token is None:
+                found.append("SLACK_APP_TOKEN: required for --socket-mode")
+        elif not self.console_sink and self.slack_signing_secret is None:
             found.append("SLACK_SIGNING_SECRET: required when SLACK_BOT_TOKEN is set (HTTP mode)")
         scheme = self.chatops_store_url.split(":", 1)[0]
         if scheme not in {"sqlite", "redis", "rediss", "unix"}:

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fakes.redis_server",
     "tests.fakes.gitlab",
     "tests.fakes.github",
+    "tests.fakes.bot_app",
 ]

@@ -78,7 +78,7 @@ async def outbox_drained(client: TestClient[Any, Any], within: float = 10.0) -> 
     """Wait until the app's outbox has nothing pending (every queued send reached Slack)."""
     import asyncio
 
-    from chatops.http import STORE
+    from chatops.keys import STORE
 
     store = client.server.app[STORE]
     deadline = asyncio.get_running_loop().time() + within

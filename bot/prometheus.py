@@ -1,0 +1,127 @@
+"""Prometheus queries behind a small seam; the only module importing prometheus_api_client.
+
+The SDK is synchronous (requests), so each query runs in a worker thread with the SDK's own
+timeout and an overall guard around the thread. Its retries are off: an unreachable Prometheus
+is reported at once, in one line, instead of after minutes of backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import requests
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from prometheus_api_client.prometheus_connect import PrometheusConnect
+from urllib3.util.retry import Retry
+
+from bot.errors import BotError
+
+T = TypeVar("T")
+
+
+class PrometheusError(BotError):
+    """Prometheus could not answer a query."""
+
+
+class PrometheusUnavailable(PrometheusError):
+    """Prometheus is unreachable, timed out, or answered with something that is not its API."""
+
+
+class PrometheusQueryError(PrometheusError):
+    """Prometheus refused a query (bad PromQL in the config, or a server-side limit)."""
+
+
+Point = tuple[datetime, float]
+
+
+class MetricsSource(Protocol):
+    """What `/drift status` needs from Prometheus."""
+
+    async def instant(self, query: str) -> list[float]:
+        """The current value of each series the query returns (NaN left out)."""
+        ...
+
+    async def series(
+        self, query: str, *, start: datetime, end: datetime, step: float
+    ) -> list[list[Point]]:
+        """Each series of a range query, as (time, value) points."""
+        ...
+
+
+class PrometheusClient:
+    """`MetricsSource` over the HTTP API of a real Prometheus."""
+
+    def __init__(self, *, url: str, timeout: float = 5.0) -> None:
+        """Build the SDK client; no network I/O here."""
+        self.url = url.rstrip("/")
+        self._timeout = max(1, math.ceil(timeout))  # the SDK takes whole seconds
+        self._client = PrometheusConnect(
+            url=self.url, retry=Retry(total=0, connect=0, read=0, status=0), timeout=self._timeout
+        )
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+    async def instant(self, query: str) -> list[float]:
+        result = await self._call(lambda: self._client.custom_query(query))
+        values = [_number(item.get("value")) for item in _items(result)]
+        return [v for v in values if v is not None]
+
+    async def series(
+        self, query: str, *, start: datetime, end: datetime, step: float
+    ) -> list[list[Point]]:
+        def fetch() -> Any:
+            return self._client.custom_query_range(query, start, end, step=f"{step:g}s")
+
+        found = []
+        for item in _items(await self._call(fetch)):
+            points = []
+            for pair in item.get("values") or []:
+                value = _number(pair)
+                if value is not None:
+                    points.append((datetime.fromtimestamp(float(pair[0]), start.tzinfo), value))
+            found.append(points)
+        return found
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(fn), timeout=self._timeout + 1.0)
+        except (TimeoutError, requests.Timeout) as e:
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} did not answer within {self._timeout:g} s"
+            ) from e
+        except requests.RequestException as e:
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} is unreachable ({type(e).__name__})"
+            ) from e
+        except PrometheusApiClientException as e:
+            raise PrometheusQueryError(f"Prometheus refused a query: {_short(str(e))}") from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} answered with something unexpected"
+            ) from e
+
+
+def _items(result: object) -> list[dict[str, Any]]:
+    if not isinstance(result, list):
+        raise PrometheusUnavailable("Prometheus answered with something unexpected")
+    return [item for item in result if isinstance(item, dict)]
+
+
+def _number(pair: object) -> float | None:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        return None
+    try:
+        value = float(pair[1])
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

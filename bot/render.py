@@ -1,0 +1,251 @@
+"""Block Kit for the bot's own messages; pure, with Slack's size limits enforced here.
+
+A ticket's message (approval request with Approve/Deny, then the pipeline's live status), the
+thread replies when the run changes, and the ephemeral answers (help, audit, errors). Every piece
+of user or provider text is escaped (`&`, `<`, `>`), so `<!channel>` in a variable is just text.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from bot.approvals import ApprovalState
+from bot.buttons import APPROVE, DENY
+from bot.pipelines import PipelineStatus
+from bot.policy import mentions
+from bot.tickets import RunInfo, Ticket
+
+Block = dict[str, Any]
+
+MAX_HEADER: Final = 150
+MAX_SECTION: Final = 3000
+MAX_BUTTON: Final = 75
+MAX_BLOCKS: Final = 50
+MAX_TEXT: Final = 3000
+MAX_URL: Final = 1000
+MAX_JOBS_SHOWN: Final = 10
+
+_STATUS: Final = {
+    PipelineStatus.PENDING: ("🕓", "queued"),
+    PipelineStatus.RUNNING: ("🔵", "running"),
+    PipelineStatus.MANUAL: ("✋", "waiting for a manual step"),
+    PipelineStatus.SUCCESS: ("✅", "succeeded"),
+    PipelineStatus.FAILED: ("❌", "failed"),
+    PipelineStatus.CANCELLED: ("⚪", "cancelled"),
+    PipelineStatus.SKIPPED: ("⚪", "skipped"),
+}
+_PROVIDERS: Final = {"gitlab": ("GitLab", "pipeline"), "github": ("GitHub", "run")}
+_ICONS: Final = {"retrain": "🔁", "deploy": "🚀", "rollback": "⏪"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message: notification fallback `text` plus Block Kit `blocks`."""
+
+    text: str
+    blocks: list[Block]
+
+
+# --- text primitives ---------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Neutralise mrkdwn control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters; cut text ends with `…`."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def link(url: str | None, label: str) -> str:
+    """`<url|label>` for an http(s) URL, else the escaped label alone."""
+    if not url or not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
+        return escape(label)
+    safe = "".join(urllib.parse.quote(c) if c in '|<> \t\r\n"`' else c for c in url)
+    return f"<{safe}|{escape(label)}>"
+
+
+def date(when: datetime) -> str:
+    """A Slack date token, shown in the reader's time zone; ISO UTC as the fallback."""
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    iso = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{iso}>"
+
+
+def duration(span: timedelta) -> str:
+    """`42s`, `3m 12s`, `1h 05m`."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def code(text: str, limit: int = 80) -> str:
+    """User text for inside a code span: one line, escaped, no backticks."""
+    return escape(" ".join(clip(text, limit).split()).replace("`", "'"))
+
+
+# --- Block Kit primitives ----------------------------------------------------------------------
+
+
+def plain(text: str, limit: int) -> Block:
+    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = MAX_SECTION) -> Block:
+    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
+
+
+def section(text: str, *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(texts: Sequence[str]) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    block: Block = {"type": "button", "action_id": action_id, "value": value}
+    block["text"] = plain(text, MAX_BUTTON)
+    if style:
+        block["style"] = style
+    return block
+
+
+def message(text: str) -> Rendered:
+    """A plain one-section message (ephemeral answers)."""
+    return Rendered(clip(text, MAX_TEXT), [section(text)])
+
+
+# --- tickets -----------------------------------------------------------------------------------
+
+
+def title(ticket: Ticket) -> str:
+    """`Deploy fraud-detector v12 to production`, as plain text."""
+    r = ticket.request
+    if r.action == "retrain":
+        return f"Retrain {r.model}" + (f" on {ticket.ref}" if ticket.ref else "")
+    if r.action == "deploy":
+        return f"Deploy {r.model} {r.version or '(default version)'} to {r.environment}"
+    return f"Roll back {r.model} in {r.environment} to {ticket.rollback_to}"
+
+
+def run_label(run: RunInfo) -> str:
+    """`GitLab pipeline #1001`."""
+    provider, noun = _PROVIDERS.get(run.provider, (run.provider, "run"))
+    return f"{provider} {noun} #{run.id}"
+
+
+def ticket_message(ticket: Ticket, *, approvers: frozenset[str] = frozenset()) -> Rendered:
+    """The living message of a ticket: request, approval state, then the run's status."""
+    r = ticket.request
+    icon = _ICONS.get(r.action, "•")
+    status = _status_line(ticket, approvers)
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(f"{icon} {title(ticket)}", MAX_HEADER)},
+        section(status),
+        context(_details(ticket)),
+    ]
+    if r.state is ApprovalState.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"chatops.approval:{r.id}",
+                "elements": [
+                    button("Approve", APPROVE, r.id, style="primary"),
+                    button("Deny", DENY, r.id, style="danger"),
+                ],
+            }
+        )
+    if ticket.run is not None and ticket.run.failed_jobs:
+        blocks.append(section(_failed_jobs(ticket.run)))
+    text = clip(f"{title(ticket)}: {_plain_status(status)}", MAX_TEXT)
+    return Rendered(text, blocks[:MAX_BLOCKS])
+
+
+def _details(ticket: Ticket) -> list[str]:
+    r = ticket.request
+    parts = [f"Requested by <@{r.requester}> at {date(r.created_at)}"]
+    if r.approved_by:
+        parts.append(f"Approved by {mentions(r.approved_by)}")
+    if r.variables:
+        shown = " ".join(f"`{code(k, 40)}={code(v)}`" for k, v in sorted(r.variables.items()))
+        parts.append(clip(shown, 1500))
+    return parts
+
+
+def _status_line(ticket: Ticket, approvers: frozenset[str]) -> str:
+    r = ticket.request
+    match r.state:
+        case ApprovalState.PENDING:
+            who = mentions(approvers) if approvers else "anyone but the requester"
+            got, needed = len(r.approved_by), r.approvals_needed
+            return (
+                f"🕓 *Waiting for approval* ({got} of {needed}) from {who} · "
+                f"expires {date(r.expires_at)}"
+            )
+        case ApprovalState.APPROVED:
+            return "⏳ *Starting the pipeline…*"
+        case ApprovalState.DENIED if r.cancelled:
+            return f"🚫 *Cancelled* by <@{r.requester}>"
+        case ApprovalState.DENIED:
+            return f"🚫 *Denied* by <@{r.denied_by}>"
+        case ApprovalState.EXPIRED:
+            return f"⌛ *Expired*: not enough approvals before {date(r.expires_at)}"
+        case ApprovalState.FAILED:
+            return f"⚠️ *Could not start the pipeline*: {escape(clip(ticket.error or '?', 1500))}"
+        case ApprovalState.STARTED:
+            return _run_line(ticket.run) if ticket.run else "⏳ *Started*"
+
+
+def _run_line(run: RunInfo) -> str:
+    icon, words = _STATUS.get(run.status, ("•", run.status.value))
+    line = f"{icon} {link(run.url, run_label(run))} *{words}*"
+    if run.provider_status and run.provider_status not in (run.status.value, "canceled"):
+        line += f" ({code(run.provider_status, 40)})"
+    if run.started_at and run.finished_at:
+        line += f" in {duration(run.finished_at - run.started_at)}"
+    elif run.started_at:
+        line += f" · started {date(run.started_at)}"
+    if run.note:
+        line += f"\n⚠️ {escape(clip(run.note, 1000))}"
+    return line
+
+
+def _failed_jobs(run: RunInfo) -> str:
+    jobs = run.failed_jobs
+    lines = [f"• {link(j.url, clip(j.name, 100))}" for j in jobs[:MAX_JOBS_SHOWN]]
+    if len(jobs) > MAX_JOBS_SHOWN:
+        lines.append(f"+{len(jobs) - MAX_JOBS_SHOWN} more")
+    return "*Failed jobs*\n" + "\n".join(lines)
+
+
+def _plain_status(status: str) -> str:
+    return status.replace("*", "")
+
+
+def status_reply(ticket: Ticket) -> str:
+    """One thread line for a run's status change."""
+    run = ticket.run
+    if run is None:
+        return _plain_status(_status_line(ticket, frozenset()))
+    icon, words = _STATUS.get(run.status, ("•", run.status.value))
+    text = f"{icon} {link(run.url, run_label(run))} {words}"
+    if run.final and run.started_at and run.finished_at:
+        text += f" in {duration(run.finished_at - run.started_at)}"
+    if run.failed_jobs:
+        text += ": " + ", ".join(escape(clip(j.name, 60)) for j in run.failed_jobs[:5])
+    return text

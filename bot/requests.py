@@ -1,0 +1,315 @@
+"""Request and approval use cases: a command (or button) becomes a ticket; clicks decide it.
+
+`submit` checks the model, environment, provider and policy before anything is stored, so a
+refused or impossible request changes nothing. A request that needs approval is stored pending
+with its Approve/Deny message; one that does not starts at once. `decide` applies one click
+through the approval state machine with compare-and-set, so of two racing clicks exactly one
+wins and exactly one pipeline starts. `expire_due` is the sweeper's part.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from bot.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    Decision,
+    Outcome,
+    approve,
+    deny,
+    expire,
+    is_expired,
+    new_request,
+    state_text,
+)
+from bot.audit import Auditor
+from bot.commands import DeployCommand, RetrainCommand, RollbackCommand
+from bot.errors import BotError, NotAllowed
+from bot.options import BotOptions
+from bot.pipelines import PipelineError
+from bot.policy import Rule, check_request, describe, mentions
+from bot.render import link, run_label
+from bot.rollback import choose_rollback_target
+from bot.runs import Runs
+from bot.ticket_store import TicketStore
+from bot.tickets import Ticket
+from slackio.metrics import Metrics
+from storage import StoreError
+
+log = structlog.get_logger("bot.requests")
+
+PipelineCommand = RetrainCommand | DeployCommand | RollbackCommand
+_AUDIT_VERBS = {
+    Outcome.RECORDED: "approve",
+    Outcome.NOW_APPROVED: "approve",
+    Outcome.DENIED: "deny",
+    Outcome.CANCELLED: "cancel",
+    Outcome.EXPIRED: "expire",
+}
+
+
+class Duplicate(BotError):
+    """This exact request (a Slack retry of it) was already taken; nothing more to do."""
+
+
+class StartFailed(PipelineError):
+    """The request was allowed, but the provider refused or failed to start its pipeline."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(started_answer(ticket))
+        self.ticket = ticket
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What became of a request: the ticket, and one line for the requester."""
+
+    ticket: Ticket
+    answer: str
+
+
+class Requests:
+    """Creates tickets and applies approval decisions."""
+
+    def __init__(
+        self,
+        *,
+        tickets: TicketStore,
+        runs: Runs,
+        options: BotOptions,
+        auditor: Auditor,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._tickets = tickets
+        self._runs = runs
+        self._options = options
+        self._auditor = auditor
+        self._metrics = metrics
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        """The stored ticket, if any."""
+        loaded = await self._tickets.load(ticket_id) if ticket_id else None
+        return loaded.ticket if loaded is not None else None
+
+    def check(self, command: PipelineCommand, user: str) -> Rule:
+        """Everything that can be refused without the network; the rule that applies."""
+        self._options.target(command.model)
+        if command.environment is not None:
+            self._options.environment(command.model, command.environment)
+        self._runs.provider_for(command.model)
+        rule = self._options.policy.rule_for(command.action, command.environment)
+        check_request(rule, user, action=command.action, environment=command.environment)
+        return rule
+
+    async def submit(
+        self, command: PipelineCommand, *, ticket_id: str, user: str, origin: str | None = None
+    ) -> Submitted:
+        """Create the ticket (`Duplicate` if `ticket_id` exists) and start or await approval."""
+        rule = self.check(command, user)
+        ticket = await self._ticket(command, rule, ticket_id=ticket_id, user=user, origin=origin)
+        pending = ticket.request.state is ApprovalState.PENDING
+        if not pending:
+            ticket = self._runs.claim(ticket)
+        await self._tickets.add_open(ticket.id)
+        if not await self._tickets.save(ticket, version=0):
+            raise Duplicate("this request was already received")
+        what = describe(command.action, command.environment)
+        await self._auditor.record(
+            actor=user,
+            action=f"{command.action}.request",
+            model=command.model,
+            outcome="pending" if pending else "accepted",
+            detail=_detail(ticket),
+            ticket=ticket.id,
+        )
+        if pending:
+            channel = ticket.request.channel
+            approvers = mentions(rule.approvers) or "anyone but you"
+            return Submitted(
+                ticket,
+                f"Approval requested in {channel}: {what} of {command.model} needs "
+                f"{rule.approvals} approval(s) from {approvers}.",
+            )
+        started = await self._start(ticket)
+        return Submitted(started, started_answer(started))
+
+    async def _start(self, ticket: Ticket) -> Ticket:
+        """Start the pipeline; `StartFailed` (the ticket saved as failed) if it did not start."""
+        started = await self._runs.start(ticket)
+        if started.run is None:
+            raise StartFailed(started)
+        return started
+
+    async def _ticket(
+        self, command: PipelineCommand, rule: Rule, *, ticket_id: str, user: str, origin: str | None
+    ) -> Ticket:
+        now = self._now()
+        version = command.version if isinstance(command, DeployCommand) else None
+        channel = self._options.channel_for(command.model)
+        if rule.needs_approval:
+            request = new_request(
+                id=ticket_id,
+                action=command.action,
+                model=command.model,
+                environment=command.environment,
+                version=version,
+                variables=command.variables,
+                requester=user,
+                rule=rule,
+                now=now,
+                ttl=timedelta(seconds=self._options.expire_after),
+                channel=channel,
+            )
+        else:  # runs at once: stored as approved by nobody, so one state machine covers both
+            request = ApprovalRequest(
+                id=ticket_id,
+                action=command.action,
+                model=command.model,
+                environment=command.environment,
+                version=version,
+                variables=command.variables,
+                requester=user,
+                created_at=now,
+                expires_at=now,
+                approvals_needed=0,
+                state=ApprovalState.APPROVED,
+                channel=channel,
+            )
+        ref = command.ref if isinstance(command, RetrainCommand) else None
+        rollback_to = await self._rollback_target(command)
+        return Ticket(request=request, ref=ref, rollback_to=rollback_to, origin=origin)
+
+    async def _rollback_target(self, command: PipelineCommand) -> str | None:
+        if not isinstance(command, RollbackCommand):
+            return None
+        if command.to_version:
+            return command.to_version
+        provider = self._runs.provider_for(command.model)
+        target = self._options.target(command.model)
+        history = await provider.deployments(target=target, environment=command.environment)
+        chosen = choose_rollback_target(
+            history, model=command.model, environment=command.environment
+        )
+        return chosen.version
+
+    async def decide(self, ticket_id: str, *, user: str, approving: bool) -> str:
+        """Apply one Approve/Deny click; the answer for the clicker, or `NotAllowed` (audited)."""
+        verb = "approve" if approving else "deny"
+        for _ in range(20):
+            loaded = await self._tickets.load(ticket_id)
+            if loaded is None:
+                return "This request is no longer known (it may have been cleaned up)."
+            ticket = loaded.ticket
+            r = ticket.request
+            rule = self._options.policy.rule_for(r.action, r.environment)
+            try:
+                decision = (approve if approving else deny)(r, rule, user, self._now())
+            except NotAllowed as e:
+                await self._refused(ticket, user, verb, e.message)
+                raise
+            if decision.outcome in (Outcome.DUPLICATE, Outcome.ALREADY_DECIDED):
+                self._count(r, decision.outcome)
+                return f"Nothing changed: {state_text(r)}."
+            updated = replace(ticket, request=decision.request)
+            if decision.outcome is Outcome.NOW_APPROVED:
+                updated = self._runs.claim(updated)
+            if await self._tickets.save(updated, version=loaded.version):
+                return await self._decided(updated, decision, user)
+        raise StoreError(f"too much contention on ticket {ticket_id}")
+
+    async def _refused(self, ticket: Ticket, user: str, verb: str, why: str) -> None:
+        r = ticket.request
+        self._metrics.approvals.labels(action=r.action, decision="refused").inc()
+        await self._auditor.record(
+            actor=user,
+            action=f"{r.action}.{verb}",
+            model=r.model,
+            outcome="refused",
+            detail=why,
+            ticket=r.id,
+        )
+
+    async def _decided(self, ticket: Ticket, decision: Decision, user: str) -> str:
+        r = ticket.request
+        self._count(r, decision.outcome)
+        await self._auditor.record(
+            actor=user,
+            action=f"{r.action}.{_AUDIT_VERBS.get(decision.outcome, 'decide')}",
+            model=r.model,
+            outcome=decision.outcome.value,
+            detail=_detail(ticket),
+            ticket=r.id,
+        )
+        match decision.outcome:
+            case Outcome.NOW_APPROVED:
+                return started_answer(await self._start(ticket))
+            case Outcome.RECORDED:
+                return f"Approval recorded: {state_text(r)}."
+            case Outcome.EXPIRED:
+                return "This request has expired; ask again with a new command."
+            case Outcome.CANCELLED:
+                return "You cancelled your request."
+            case _:
+                return "Denied; the request is closed."
+
+    def _count(self, request: ApprovalRequest, outcome: Outcome) -> None:
+        self._metrics.approvals.labels(action=request.action, decision=outcome.value).inc()
+
+    async def expire_due(self, ticket: Ticket) -> bool:
+        """Sweeper step: mark a pending ticket past its deadline expired (and say so in Slack)."""
+        now = self._now()
+        if ticket.request.state is not ApprovalState.PENDING or not is_expired(ticket.request, now):
+            return False
+
+        def expired(t: Ticket) -> Ticket | None:
+            if t.request.state is not ApprovalState.PENDING or not is_expired(t.request, now):
+                return None
+            return replace(t, request=expire(t.request, now))
+
+        saved = await self._tickets.change(ticket.id, expired)
+        if saved is None:
+            return False
+        r = saved.request
+        self._count(r, Outcome.EXPIRED)
+        await self._auditor.record(
+            actor="chatops",
+            action=f"{r.action}.expire",
+            model=r.model,
+            outcome="expired",
+            detail=_detail(saved),
+            ticket=r.id,
+        )
+        return True
+
+
+def started_answer(ticket: Ticket) -> str:
+    """The requester's line once a start was attempted."""
+    r = ticket.request
+    if ticket.run is None:
+        return f"Could not start {describe(r.action, r.environment)} of {r.model}: {ticket.error}"
+    started = link(ticket.run.url, run_label(ticket.run))
+    return f"Started {r.action} of {r.model}: {started} (following it in {r.channel})."
+
+
+def _detail(ticket: Ticket) -> str:
+    r = ticket.request
+    parts = [describe(r.action, r.environment)]
+    if r.version:
+        parts.append(f"version {r.version}")
+    if ticket.rollback_to:
+        parts.append(f"to {ticket.rollback_to}")
+    if ticket.ref:
+        parts.append(f"ref {ticket.ref}")
+    parts += [f"{k}={v}" for k, v in sorted(r.variables.items())]
+    return " ".join(parts)

@@ -1,0 +1,88 @@
+"""Alertmanager silences (API v2) for the Silence button, over the app's shared aiohttp session.
+
+`POST /api/v2/silences` with equality matchers for the group's labels answers
+`{"silenceID": "..."}`; the silence is then shown at `<alertmanager>/#/silences/<id>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+from bot.errors import BotError
+
+
+class SilenceError(BotError):
+    """Alertmanager could not be reached or refused the silence."""
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A created silence: its id, where to see it, when it ends."""
+
+    id: str
+    url: str
+    ends_at: datetime
+
+
+class Alertmanager:
+    """Creates silences in one Alertmanager."""
+
+    def __init__(self, *, url: str, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Mapping[str, str],
+        duration: timedelta,
+        created_by: str,
+        comment: str,
+        now: datetime,
+    ) -> Silence:
+        """Silence every alert carrying all of `matchers` for `duration` from `now`."""
+        ends_at = now + duration
+        body = {
+            "matchers": [
+                {"name": name, "value": value, "isRegex": False, "isEqual": True}
+                for name, value in sorted(matchers.items())
+            ],
+            "startsAt": _iso(now),
+            "endsAt": _iso(ends_at),
+            "createdBy": created_by,
+            "comment": comment,
+        }
+        try:
+            async with self._session.post(
+                f"{self.url}/api/v2/silences", json=body, timeout=self._timeout
+            ) as response:
+                text = await response.text()
+                if response.status != 200:
+                    raise SilenceError(
+                        f"Alertmanager refused the silence ({response.status}: {_short(text)})"
+                    )
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise SilenceError(
+                f"Alertmanager at {self.url} is unreachable ({type(e).__name__})"
+            ) from e
+        except ValueError as e:
+            raise SilenceError("Alertmanager answered with something that is not JSON") from e
+        silence_id = data.get("silenceID") if isinstance(data, dict) else None
+        if not isinstance(silence_id, str) or not silence_id:
+            raise SilenceError("Alertmanager answered without a silence id")
+        return Silence(silence_id, f"{self.url}/#/silences/{silence_id}", ends_at)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

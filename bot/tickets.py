@@ -1,0 +1,210 @@
+"""A ticket: one retrain/deploy/rollback request from the command (or button) to its result.
+
+It wraps the approval request (`bot.approvals.ApprovalRequest`; a request needing no approval is
+stored as already approved by nobody) with what the pipeline side needs: the branch, the rollback
+target, the run being followed and which replica follows it. Tickets live in the store under
+`req:<id>`, and their Slack message under the same key, so a restart or another replica picks up
+where this one stopped. Pure: dataclasses and their JSON codec.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.approvals import ApprovalRequest, ApprovalState
+from bot.pipelines import JobFailure, PipelineRun, PipelineStatus
+
+_FORMAT = 1
+OPEN_STATES = frozenset({ApprovalState.PENDING, ApprovalState.APPROVED})
+
+
+@dataclass(frozen=True)
+class JobLink:
+    """A failed job, as the message shows it."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The pipeline run a ticket started, as last seen."""
+
+    provider: str
+    id: str
+    url: str
+    status: PipelineStatus
+    provider_status: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    failed_jobs: tuple[JobLink, ...] = ()
+    note: str = ""
+
+    @classmethod
+    def of(cls, provider: str, run: PipelineRun) -> RunInfo:
+        """Our record of a provider run."""
+        return cls(
+            provider=provider,
+            id=run.id,
+            url=run.url,
+            status=run.status,
+            provider_status=run.provider_status,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+        )
+
+    def updated(self, run: PipelineRun) -> RunInfo:
+        """This record brought up to date with a newer view of the run."""
+        return replace(
+            self,
+            status=run.status,
+            provider_status=run.provider_status,
+            url=run.url or self.url,
+            started_at=run.started_at or self.started_at,
+            finished_at=run.finished_at or self.finished_at,
+        )
+
+    def with_failures(self, jobs: list[JobFailure]) -> RunInfo:
+        return replace(self, failed_jobs=tuple(JobLink(j.name, j.url) for j in jobs))
+
+    @property
+    def final(self) -> bool:
+        return self.status.is_final
+
+    @property
+    def as_run(self) -> PipelineRun:
+        """The provider-neutral run, to resume following it."""
+        return PipelineRun(
+            id=self.id,
+            url=self.url,
+            status=self.status,
+            ref="",
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            provider_status=self.provider_status,
+        )
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One request and, once started, its pipeline run."""
+
+    request: ApprovalRequest
+    ref: str | None = None
+    rollback_to: str | None = None
+    origin: str | None = None  # key of the gateway message whose button made this request
+    run: RunInfo | None = None
+    error: str | None = None  # why the pipeline could not be started
+    follower: str | None = None  # the process following the run
+    lease_until: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+    @property
+    def key(self) -> str:
+        """State key and message key: `req:<id>`."""
+        return state_key(self.id)
+
+    @property
+    def is_open(self) -> bool:
+        """Still needs attention: pending, about to start, or a run not yet finished."""
+        if self.request.state in OPEN_STATES:
+            return True
+        return self.request.state is ApprovalState.STARTED and not (
+            self.run is not None and (self.run.final or bool(self.run.note))
+        )
+
+    @property
+    def following(self) -> bool:
+        """A run is started and not finished: someone should be polling it."""
+        return self.run is not None and not self.run.final and not self.run.note
+
+
+def state_key(ticket_id: str) -> str:
+    return f"req:{ticket_id}"
+
+
+def dump_ticket(ticket: Ticket) -> str:
+    """The JSON the store keeps."""
+    run = ticket.run
+    return json.dumps(
+        {
+            "format": _FORMAT,
+            "request": ticket.request.to_json(),
+            "ref": ticket.ref,
+            "rollback_to": ticket.rollback_to,
+            "origin": ticket.origin,
+            "run": None if run is None else _dump_run(run),
+            "error": ticket.error,
+            "follower": ticket.follower,
+            "lease_until": ticket.lease_until,
+        }
+    )
+
+
+def load_ticket(data: str) -> Ticket:
+    """Read what `dump_ticket` wrote; `ValueError` if it is not that."""
+    raw = json.loads(data)
+    if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
+        raise ValueError("not a ticket")
+    request = raw.get("request")
+    if not isinstance(request, dict):
+        raise ValueError("ticket without request")
+    run = raw.get("run")
+    return Ticket(
+        request=ApprovalRequest.from_json(request),
+        ref=_opt(raw, "ref"),
+        rollback_to=_opt(raw, "rollback_to"),
+        origin=_opt(raw, "origin"),
+        run=_load_run(run) if isinstance(run, dict) else None,
+        error=_opt(raw, "error"),
+        follower=_opt(raw, "follower"),
+        lease_until=float(raw.get("lease_until") or 0.0),
+    )
+
+
+def _dump_run(run: RunInfo) -> dict[str, Any]:
+    return {
+        "provider": run.provider,
+        "id": run.id,
+        "url": run.url,
+        "status": run.status.value,
+        "provider_status": run.provider_status,
+        "started_at": _time(run.started_at),
+        "finished_at": _time(run.finished_at),
+        "failed_jobs": [[j.name, j.url] for j in run.failed_jobs],
+        "note": run.note,
+    }
+
+
+def _load_run(raw: Mapping[str, Any]) -> RunInfo:
+    return RunInfo(
+        provider=str(raw["provider"]),
+        id=str(raw["id"]),
+        url=str(raw.get("url") or ""),
+        status=PipelineStatus(str(raw["status"])),
+        provider_status=str(raw.get("provider_status") or ""),
+        started_at=_parse_time(raw.get("started_at")),
+        finished_at=_parse_time(raw.get("finished_at")),
+        failed_jobs=tuple(JobLink(str(n), str(u)) for n, u in raw.get("failed_jobs") or []),
+        note=str(raw.get("note") or ""),
+    )
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _opt(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return str(value) if value is not None else None

@@ -1,0 +1,246 @@
+"""Wiring of the bot side into `create_app`: one cleanup context and one route.
+
+`create_app` adds them after the outbox sender's context (the bot needs the store, the shared
+HTTP session and the sender):
+
+    app.cleanup_ctx.append(bot_ctx)
+    add_bot_routes(app)
+
+Providers are built from the environment: GitLab when GITLAB_TOKEN is set, GitHub when
+GITHUB_TOKEN is set; Prometheus from PROMETHEUS_URL, Alertmanager from ALERTMANAGER_URL. With no
+bot token (console mode) the bot still runs, and `POST /slack/events` answers 503. Clicks on
+gateway messages are recorded through `gateway.records.GatewayRecords` (or whatever
+`MESSAGE_ACTIONS` holds before start-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import structlog
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.buttons import MessageActions
+from bot.github_actions import GitHubActions
+from bot.gitlab_ci import GitLabCI
+from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning
+from bot.pipelines import PipelineProvider, PipelineTarget
+from bot.policy import Policy
+from bot.prometheus import PrometheusClient
+from bot.service import Bot, BotDeps
+from bot.silences import Alertmanager
+from bot.slack_app import build_slack_app, dispatch
+from bot.tasks import TaskSet
+from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline
+from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE
+from chatops.settings import Settings
+from gateway.records import GatewayRecords
+from gateway.routes import GATEWAY
+
+log = structlog.get_logger("chatops.bot")
+
+BOT = web.AppKey("bot", Bot)
+SLACK_APP = web.AppKey("slack_app", AsyncApp)
+BOT_TUNING = web.AppKey("bot_tuning", Tuning)
+SOCKET_MODE = web.AppKey("socket_mode", bool)
+MESSAGE_ACTIONS = web.AppKey("message_actions", MessageActions)
+
+EVENTS_PATH = "/slack/events"
+
+
+def pipeline_target(model: str, pipeline: GitLabPipeline | GitHubPipeline) -> PipelineTarget:
+    """The adapters' view of one model's pipeline config."""
+    if isinstance(pipeline, GitLabPipeline):
+        return PipelineTarget(
+            model=model,
+            provider="gitlab",
+            project=str(pipeline.project),
+            ref=pipeline.ref,
+            variables=pipeline.variables,
+        )
+    return PipelineTarget(
+        model=model,
+        provider="github",
+        repo=pipeline.repo,
+        ref=pipeline.ref,
+        variables=pipeline.variables,
+        workflows={str(k): v for k, v in pipeline.workflows.items()},
+        dispatch={str(k): v for k, v in pipeline.dispatch.items()},
+    )
+
+
+def bot_options(config: AppConfig, tuning: Tuning | None = None) -> BotOptions:
+    """The bot's slice of the config file."""
+    models = {
+        name: ModelOptions(
+            name=name,
+            channel=config.channel_for(name),
+            environments=tuple(model.environments),
+            target=pipeline_target(name, model.pipeline) if model.pipeline else None,
+        )
+        for name, model in config.models.items()
+    }
+    policy = Policy.from_mapping(
+        {
+            action: {env: rule.model_dump() for env, rule in by_env.items()}
+            for action, by_env in config.policy.items()
+        }
+    )
+    q = config.drift.queries
+    return BotOptions(
+        default_channel=config.slack.default_channel,
+        models=models,
+        policy=policy,
+        queries=DriftQueries(score=q.score, p_value=q.p_value, events_24h=q.events_24h),
+        default_drift_model=config.drift.default_model,
+        expire_after=config.approvals.expire_after,
+        tuning=tuning or Tuning(),
+    )
+
+
+def build_providers(settings: Settings, *, timeout: float = 10.0) -> dict[str, PipelineProvider]:
+    """One client per configured CI system (no network I/O here)."""
+    providers: dict[str, PipelineProvider] = {}
+    if _secret(settings.gitlab_token):
+        assert settings.gitlab_token is not None
+        providers["gitlab"] = GitLabCI(
+            url=settings.gitlab_url, token=settings.gitlab_token, timeout=timeout
+        )
+    if _secret(settings.github_token):
+        assert settings.github_token is not None
+        providers["github"] = GitHubActions(
+            url=settings.github_api_url, token=settings.github_token, timeout=timeout
+        )
+    return providers
+
+
+async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Build the bot, its clients and the Bolt app; on shutdown drain and close them."""
+
+    settings, session = app[SETTINGS], app[HTTP]
+    options = bot_options(app[CONFIG], app.get(BOT_TUNING))
+    providers = build_providers(settings, timeout=options.tuning.http_timeout)
+    prometheus = _prometheus(settings)
+    bot = Bot(
+        BotDeps(
+            store=app[STORE],
+            options=options,
+            metrics=app[METRICS],
+            session=session,
+            wake_sender=app[SENDER].notify,
+            providers=providers,
+            prometheus=prometheus,
+            prometheus_url=settings.prometheus_url,
+            alertmanager=_alertmanager(settings, session),
+            message_actions=_message_actions(app),
+        )
+    )
+    app[BOT] = bot
+    slack = _slack_app(settings, bot, session)
+    if slack is not None:
+        app[SLACK_APP] = slack
+    socket = _socket_mode(settings, slack) if app.get(SOCKET_MODE) else None
+    await bot.start()
+    try:
+        yield
+    finally:
+        if socket is not None:
+            await socket.close()
+        await bot.close()
+        for provider in providers.values():
+            await provider.close()
+        if prometheus is not None:
+            await prometheus.close()
+
+
+def add_bot_routes(app: web.Application) -> None:
+    """`POST /slack/events`: commands and buttons, signature-verified by Bolt."""
+    app.router.add_post(EVENTS_PATH, slack_events)
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    slack = request.app.get(SLACK_APP)
+    if slack is None:
+        return web.json_response(
+            {
+                "error": "Slack is not configured",
+                "details": ["SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set"],
+            },
+            status=503,
+        )
+    return await dispatch(slack, request)
+
+
+def _slack_app(settings: Settings, bot: Bot, session: aiohttp.ClientSession) -> AsyncApp | None:
+    token = _secret(settings.slack_bot_token)
+    if token is None:
+        return None
+    signing_secret = _secret(settings.slack_signing_secret)
+    if signing_secret is None:
+        log.warning("slack_events_disabled", reason="SLACK_SIGNING_SECRET is not set")
+    return build_slack_app(
+        bot=bot,
+        bot_token=token,
+        # No secret: every HTTP request fails verification (401); Socket Mode still works.
+        signing_secret=signing_secret or "",
+        api_url=settings.slack_api_url,
+        session=session,
+    )
+
+
+class SocketMode:
+    """A Socket Mode connection: connected (and reconnected) by the SDK in an owned task."""
+
+    def __init__(self, slack: AsyncApp, app_token: str) -> None:
+        self._handler = AsyncSocketModeHandler(slack, app_token)
+        self._tasks = TaskSet("socket-mode")
+
+    def start(self) -> None:
+        # The SDK retries a failed connect by itself, so this may take a while: not at start-up.
+        self._tasks.spawn(self._connect(), name="connect")
+
+    async def _connect(self) -> None:
+        await self._handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("socket_mode_connected")
+
+    async def close(self) -> None:
+        await self._tasks.cancel()
+        await self._handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def _socket_mode(settings: Settings, slack: AsyncApp | None) -> SocketMode | None:
+    app_token = _secret(settings.slack_app_token)
+    if slack is None or app_token is None:
+        log.error(
+            "socket_mode_unavailable", reason="SLACK_BOT_TOKEN and SLACK_APP_TOKEN are needed"
+        )
+        return None
+    socket = SocketMode(slack, app_token)
+    socket.start()
+    return socket
+
+
+def _message_actions(app: web.Application) -> MessageActions | None:
+    """Who-did-what records on gateway messages: the gateway's, unless one was set already."""
+    actions = app.get(MESSAGE_ACTIONS)
+    if actions is None and GATEWAY in app:
+        actions = GatewayRecords(app[GATEWAY])
+    return actions
+
+
+def _prometheus(settings: Settings) -> PrometheusClient | None:
+    return PrometheusClient(url=settings.prometheus_url) if settings.prometheus_url else None
+
+
+def _alertmanager(settings: Settings, session: aiohttp.ClientSession) -> Alertmanager | None:
+    if not settings.alertmanager_url:
+        return None
+    return Alertmanager(url=settings.alertmanager_url, session=session)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() or None if value is not None else None

@@ -1,0 +1,102 @@
+"""Block Kit for tickets: every state readable, user text escaped, Slack limits held."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.approvals import ApprovalRequest, ApprovalState
+from bot.buttons import APPROVE, DENY
+from bot.pipelines import PipelineStatus
+from bot.render import MAX_BLOCKS, duration, escape, link, status_reply, ticket_message
+from bot.tickets import JobLink, RunInfo, Ticket
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def ticket(**changes: object) -> Ticket:
+    request = ApprovalRequest(
+        id="cmd-1",
+        action="deploy",
+        model="fraud-detector",
+        environment="production",
+        version="v12",
+        variables={"NOTE": "<!channel> & friends"},
+        requester="U1",
+        created_at=NOW,
+        expires_at=NOW + timedelta(hours=24),
+        approvals_needed=1,
+        channel="#fraud-ml",
+    )
+    return Ticket(request=replace(request, **changes))  # type: ignore[arg-type]
+
+
+def text(t: Ticket) -> str:
+    return json.dumps(ticket_message(t, approvers=frozenset({"U2"})).blocks, ensure_ascii=False)
+
+
+def test_pending_request_has_approve_and_deny_and_escapes_user_text() -> None:
+    shown = text(ticket())
+    assert APPROVE in shown
+    assert DENY in shown
+    assert "<!channel>" not in shown
+    assert "&lt;!channel&gt; &amp; friends" in shown
+    assert "Deploy fraud-detector v12 to production" in shown
+    assert "(0 of 1) from <@U2>" in shown
+
+
+def test_decided_states_have_no_buttons() -> None:
+    for state, words in [
+        (ApprovalState.DENIED, "*Denied* by <@U2>"),
+        (ApprovalState.EXPIRED, "*Expired*"),
+        (ApprovalState.APPROVED, "Starting the pipeline"),
+    ]:
+        shown = text(ticket(state=state, denied_by="U2"))
+        assert words in shown
+        assert APPROVE not in shown
+
+
+def test_running_and_failed_runs() -> None:
+    run = RunInfo(
+        "gitlab", "1001", "https://gitlab.test/p/-/pipelines/1001", PipelineStatus.RUNNING
+    )
+    started = replace(ticket(state=ApprovalState.STARTED), run=run)
+    assert "<https://gitlab.test/p/-/pipelines/1001|GitLab pipeline #1001> *running*" in text(
+        started
+    )
+    failed = replace(
+        run,
+        status=PipelineStatus.FAILED,
+        started_at=NOW,
+        finished_at=NOW + timedelta(minutes=3, seconds=12),
+        failed_jobs=tuple(JobLink(f"job-{i}", f"https://j/{i}") for i in range(12)),
+    )
+    shown = text(replace(started, run=failed))
+    assert "*failed* in 3m 12s" in shown
+    assert "job-0" in shown
+    assert "+2 more" in shown
+    assert status_reply(replace(started, run=failed)).startswith("❌")
+
+
+def test_limits_hold_for_huge_input() -> None:
+    huge = ticket(variables={f"K{i}": "x" * 256 for i in range(20)}, version="v" * 120)
+    message = ticket_message(huge)
+    assert len(message.blocks) <= MAX_BLOCKS
+    for block in message.blocks:
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        for element in block.get("elements", []):
+            assert (
+                len(element.get("text", "")) <= 3000
+                if isinstance(element.get("text"), str)
+                else True
+            )
+    assert len(message.text) <= 3000
+
+
+def test_link_and_duration_helpers() -> None:
+    assert link("javascript:alert(1)", "x") == "x"
+    assert link("https://a.test/x|y", "l<b>") == "<https://a.test/x%7Cy|l&lt;b&gt;>"
+    assert escape("a&b<c>") == "a&amp;b&lt;c&gt;"
+    assert [duration(timedelta(seconds=s)) for s in (5, 192, 3900)] == ["5s", "3m 12s", "1h 05m"]

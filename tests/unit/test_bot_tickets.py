@@ -1,0 +1,75 @@
+"""Tickets survive the store: what `dump_ticket` writes, `load_ticket` reads back unchanged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.approvals import ApprovalRequest, ApprovalState
+from bot.pipelines import PipelineStatus
+from bot.tickets import JobLink, RunInfo, Ticket, dump_ticket, load_ticket
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def test_round_trip_with_a_run() -> None:
+    request = ApprovalRequest(
+        id="cmd-1",
+        action="rollback",
+        model="m",
+        environment="production",
+        version=None,
+        variables={"K": "v"},
+        requester="U1",
+        created_at=NOW,
+        expires_at=NOW + timedelta(hours=1),
+        approvals_needed=1,
+        approved_by=("U2",),
+        state=ApprovalState.STARTED,
+        channel="#c",
+    )
+    run = RunInfo(
+        "gitlab",
+        "7",
+        "https://g/7",
+        PipelineStatus.FAILED,
+        "failed",
+        NOW,
+        NOW + timedelta(minutes=2),
+        (JobLink("train", "https://g/j/1"),),
+    )
+    ticket = Ticket(
+        request, rollback_to="v3", origin="am:x:1", run=run, follower="p1", lease_until=5
+    )
+    again = load_ticket(dump_ticket(ticket))
+    assert again == ticket
+    assert not again.is_open
+    assert not again.following
+
+
+def test_open_and_following() -> None:
+    request = ApprovalRequest(
+        id="cmd-2",
+        action="retrain",
+        model="m",
+        environment=None,
+        version=None,
+        variables={},
+        requester="U1",
+        created_at=NOW,
+        expires_at=NOW,
+        approvals_needed=0,
+        state=ApprovalState.STARTED,
+    )
+    running = Ticket(request, run=RunInfo("github", "9", "", PipelineStatus.RUNNING))
+    assert running.is_open
+    assert running.following
+    noted = Ticket(request, run=RunInfo("github", "9", "", PipelineStatus.RUNNING, note="lost"))
+    assert not noted.is_open
+    assert not noted.following
+
+
+def test_garbage_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a ticket"):
+        load_ticket('{"format": 99}')

@@ -3,8 +3,9 @@
 Commands and interactivity point at `POST /slack/events` under the public URL; with Socket Mode
 the URLs are left out (Slack delivers over the socket). Bot scopes are the ones the product
 uses: posting (`chat:write`, and `chat:write.public` to post in public channels it has not
-joined), `commands`, and joining a channel the outbox was refused in (`channels:join`, with
-`channels:read` to find a channel ID by name).
+joined), `commands`, joining a channel the outbox was refused in (`channels:join`, with
+`channels:read` to find a channel ID by name), and reading recent channel history
+(`channels:history`) so that a post interrupted by a crash is found instead of repeated.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from bot.listeners import COMMANDS
 
 PLACEHOLDER_URL = "https://chatops.example.com"
 EVENTS_PATH = "/slack/events"
-BOT_SCOPES = ("channels:join", "channels:read", "chat:write", "chat:write.public", "commands")
+BOT_SCOPES = (
+    "channels:history",
+    "channels:join",
+    "channels:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+)
 
 _COMMANDS: dict[str, tuple[str, str]] = {
     "/retrain": ("Start a model's retrain pipeline", "<model> [ref=<branch>] [KEY=VALUE ...]"),

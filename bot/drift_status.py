@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 from bot.options import DriftQueries
 from bot.prometheus import MetricsSource, Point, PrometheusQueryError
-from bot.render import Rendered, clip, code, escape, section
+from bot.render import section
+from slackio.blocks import Rendered, clip, code, escape
 
 DAY = timedelta(hours=24)
 EVENT_STEP = 60.0  # seconds: resolution of "last drift"

@@ -7,26 +7,31 @@ of user or provider text is escaped (`&`, `<`, `>`), so `<!channel>` in a variab
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from datetime import timedelta
+from typing import Final
 
 from bot.approvals import ApprovalState
 from bot.buttons import APPROVE, DENY
 from bot.pipelines import PipelineStatus
 from bot.policy import mentions
 from bot.tickets import RunInfo, Ticket
+from slackio.blocks import (
+    MAX_BLOCKS,
+    MAX_HEADER,
+    MAX_TEXT,
+    Block,
+    Rendered,
+    button,
+    clip,
+    code,
+    date_token,
+    escape,
+    link,
+    mrkdwn,
+    plain,
+)
 
-Block = dict[str, Any]
-
-MAX_HEADER: Final = 150
-MAX_SECTION: Final = 3000
-MAX_BUTTON: Final = 75
-MAX_BLOCKS: Final = 50
-MAX_TEXT: Final = 3000
-MAX_URL: Final = 1000
 MAX_JOBS_SHOWN: Final = 10
 
 _STATUS: Final = {
@@ -42,42 +47,6 @@ _PROVIDERS: Final = {"gitlab": ("GitLab", "pipeline"), "github": ("GitHub", "run
 _ICONS: Final = {"retrain": "🔁", "deploy": "🚀", "rollback": "⏪"}
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A message: notification fallback `text` plus Block Kit `blocks`."""
-
-    text: str
-    blocks: list[Block]
-
-
-# --- text primitives ---------------------------------------------------------------------------
-
-
-def escape(text: str) -> str:
-    """Neutralise mrkdwn control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """At most `limit` characters; cut text ends with `…`."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def link(url: str | None, label: str) -> str:
-    """`<url|label>` for an http(s) URL, else the escaped label alone."""
-    if not url or not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
-        return escape(label)
-    safe = "".join(urllib.parse.quote(c) if c in '|<> \t\r\n"`' else c for c in url)
-    return f"<{safe}|{escape(label)}>"
-
-
-def date(when: datetime) -> str:
-    """A Slack date token, shown in the reader's time zone; ISO UTC as the fallback."""
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    iso = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{iso}>"
-
-
 def duration(span: timedelta) -> str:
     """`42s`, `3m 12s`, `1h 05m`."""
     seconds = max(0, int(span.total_seconds()))
@@ -90,20 +59,7 @@ def duration(span: timedelta) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def code(text: str, limit: int = 80) -> str:
-    """User text for inside a code span: one line, escaped, no backticks."""
-    return escape(" ".join(clip(text, limit).split()).replace("`", "'"))
-
-
 # --- Block Kit primitives ----------------------------------------------------------------------
-
-
-def plain(text: str, limit: int) -> Block:
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
-
-
-def mrkdwn(text: str, limit: int = MAX_SECTION) -> Block:
-    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
 
 
 def section(text: str, *, block_id: str | None = None) -> Block:
@@ -115,14 +71,6 @@ def section(text: str, *, block_id: str | None = None) -> Block:
 
 def context(texts: Sequence[str]) -> Block:
     return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
-
-
-def button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
-    block: Block = {"type": "button", "action_id": action_id, "value": value}
-    block["text"] = plain(text, MAX_BUTTON)
-    if style:
-        block["style"] = style
-    return block
 
 
 def message(text: str) -> Rendered:
@@ -178,7 +126,7 @@ def ticket_message(ticket: Ticket, *, approvers: frozenset[str] = frozenset()) -
 
 def _details(ticket: Ticket) -> list[str]:
     r = ticket.request
-    parts = [f"Requested by <@{r.requester}> at {date(r.created_at)}"]
+    parts = [f"Requested by <@{r.requester}> at {date_token(r.created_at)}"]
     if r.approved_by:
         parts.append(f"Approved by {mentions(r.approved_by)}")
     if r.variables:
@@ -195,7 +143,7 @@ def _status_line(ticket: Ticket, approvers: frozenset[str]) -> str:
             got, needed = len(r.approved_by), r.approvals_needed
             return (
                 f"🕓 *Waiting for approval* ({got} of {needed}) from {who} · "
-                f"expires {date(r.expires_at)}"
+                f"expires {date_token(r.expires_at)}"
             )
         case ApprovalState.APPROVED:
             return "⏳ *Starting the pipeline…*"
@@ -204,7 +152,7 @@ def _status_line(ticket: Ticket, approvers: frozenset[str]) -> str:
         case ApprovalState.DENIED:
             return f"🚫 *Denied* by <@{r.denied_by}>"
         case ApprovalState.EXPIRED:
-            return f"⌛ *Expired*: not enough approvals before {date(r.expires_at)}"
+            return f"⌛ *Expired*: not enough approvals before {date_token(r.expires_at)}"
         case ApprovalState.FAILED:
             return f"⚠️ *Could not start the pipeline*: {escape(clip(ticket.error or '?', 1500))}"
         case ApprovalState.STARTED:
@@ -219,7 +167,7 @@ def _run_line(run: RunInfo) -> str:
     if run.started_at and run.finished_at:
         line += f" in {duration(run.finished_at - run.started_at)}"
     elif run.started_at:
-        line += f" · started {date(run.started_at)}"
+        line += f" · started {date_token(run.started_at)}"
     if run.note:
         line += f"\n⚠️ {escape(clip(run.note, 1000))}"
     return line

@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bot.render import Rendered, message
+from bot.render import message
+from slackio.blocks import Rendered
 
 log = structlog.get_logger("bot.replies")
 

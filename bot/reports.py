@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.commands import help_text
-from bot.render import Rendered, clip, code, escape, section
+from bot.render import section
+from slackio.blocks import Rendered, clip, code, escape
 from storage import AuditEntry
 
 AUDIT_LIMIT = 20

@@ -34,11 +34,12 @@ from bot.errors import BotError, NotAllowed
 from bot.options import BotOptions
 from bot.pipelines import PipelineError
 from bot.policy import Rule, check_request, describe, mentions
-from bot.render import link, run_label
+from bot.render import run_label
 from bot.rollback import choose_rollback_target
 from bot.runs import Runs
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
+from slackio.blocks import link
 from slackio.metrics import Metrics
 from storage import StoreError
 

@@ -34,7 +34,6 @@ from bot.errors import BotError, NotAllowed, UsageError
 from bot.options import BotOptions
 from bot.pipelines import PipelineError, PipelineProvider
 from bot.prometheus import MetricsSource, PrometheusError
-from bot.render import Rendered
 from bot.replies import Responder
 from bot.reports import audit_message, help_message, usage_message
 from bot.requests import Duplicate, Requests
@@ -43,6 +42,7 @@ from bot.silences import Alertmanager, SilenceError
 from bot.tasks import TaskSet
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
+from slackio.blocks import Rendered
 from slackio.metrics import Metrics
 from storage import Store, StoreError
 

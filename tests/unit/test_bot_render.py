@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from bot.approvals import ApprovalRequest, ApprovalState
 from bot.buttons import APPROVE, DENY
 from bot.pipelines import PipelineStatus
-from bot.render import MAX_BLOCKS, duration, escape, link, status_reply, ticket_message
+from bot.render import duration, status_reply, ticket_message
 from bot.tickets import JobLink, RunInfo, Ticket
+from slackio.blocks import MAX_BLOCKS, escape, link
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,114 @@
+"""Block Kit primitives both the gateway and the bot render with, Slack's limits built in.
+
+Text from alerts, users or providers goes through `escape` before it reaches mrkdwn, so
+`<!channel>` or `<http://evil|x>` shows as text. The only links are made by `link`, from
+http(s) URLs with `|`, `<`, `>` and whitespace percent-encoded. plain_text (headers, buttons)
+is not parsed by Slack, so it is only clipped.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+Block = dict[str, Any]
+
+MAX_BLOCKS: Final = 50
+MAX_SECTION: Final = 3000
+MAX_HEADER: Final = 150
+MAX_FIELDS: Final = 10
+MAX_FIELD: Final = 2000
+MAX_BUTTON: Final = 75
+MAX_TEXT: Final = 4000
+MAX_CONTEXT: Final = 10
+MAX_URL: Final = 1000
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready to post: notification fallback `text` plus Block Kit `blocks`."""
+
+    text: str
+    blocks: list[Block]
+
+
+def escape(text: str) -> str:
+    """Neutralise mrkdwn control characters (so `<!channel>` shows as text)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters; cut text ends with `…`."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_mrkdwn(text: str, limit: int) -> str:
+    """`clip` that never leaves half a `<link|label>` or half an `&amp;` entity behind."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):
+        cut = cut[:opened]
+    amp = cut.rfind("&")
+    if amp > cut.rfind(">") and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL usable inside `<url|label>`, or None."""
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
+        return None
+    return "".join(urllib.parse.quote(c) if c in '|<> \t\r\n"`' else c for c in url)
+
+
+def link(url: str | None, label: str) -> str:
+    """`<url|label>` for an http(s) URL, else the escaped label alone."""
+    target = safe_url(url) if url else None
+    return f"<{target}|{escape(label)}>" if target else escape(label)
+
+
+def date_token(when: datetime) -> str:
+    """A Slack date token: shown in the reader's time zone, ISO UTC as the fallback."""
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    iso = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{iso}>"
+
+
+def one_line(text: str) -> str:
+    """Whitespace runs (newlines included) collapsed to single spaces."""
+    return " ".join(text.split())
+
+
+def code(text: str, limit: int = 80) -> str:
+    """Text for inside a code span: escaped, one line, no backticks."""
+    return escape(one_line(clip(text, limit)).replace("`", "'"))
+
+
+def plain(text: str, limit: int) -> Block:
+    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = MAX_SECTION) -> Block:
+    return {"type": "mrkdwn", "text": clip_mrkdwn(text, limit) or " "}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: Block | None = None,
+) -> Block:
+    block: Block = {"type": "button", "action_id": action_id, "value": value}
+    block["text"] = plain(text, MAX_BUTTON)
+    if style:
+        block["style"] = style
+    if confirm:
+        block["confirm"] = confirm
+    return block

@@ -6,9 +6,11 @@ already-handled occurrence changes nothing and queues nothing, whichever replica
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -66,16 +68,35 @@ class Gateway:
         self.metrics = metrics
         self.wake_sender = wake_sender
         self._clock = clock
+        self._serials: dict[str, _Serial] = {}
 
     async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
         """Fold one Alertmanager notification into its group's incident message."""
-        now = self._clock()
         keys = [occurrence(a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
-        if keys and len(await self.store.seen(keys, now=now)) == len(set(keys)):
-            return self._duplicate("alertmanager")
-        outcome = await self._fold_group(payload, now)
-        await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
-        return outcome
+        async with self._one_at_a_time(payload.group_key):
+            now = self._clock()
+            if keys and len(await self.store.seen(keys, now=now)) == len(set(keys)):
+                return self._duplicate("alertmanager")
+            outcome = await self._fold_group(payload, now)
+            await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
+            return outcome
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        """Copies of one notification (an Alertmanager HA pair sends two) that reach this
+        process together are handled one after the other, so the second is a cheap `seen`
+        hit instead of a lost compare-and-set after a full merge and render. Across replicas
+        the compare-and-set alone keeps them correct.
+        """
+        serial = self._serials.setdefault(key, _Serial())
+        serial.users += 1
+        try:
+            async with serial.lock:
+                yield
+        finally:
+            serial.users -= 1
+            if serial.users == 0:
+                del self._serials[key]
 
     async def _fold_group(self, payload: AlertmanagerPayload, now: float) -> Outcome:
         key = incidents.state_key(payload.group_key)
@@ -188,6 +209,12 @@ class Gateway:
     def _duplicate(self, source: str) -> Outcome:
         self.metrics.notifications_deduplicated.labels(source=source).inc()
         return Outcome.DUPLICATE
+
+
+@dataclass
+class _Serial:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 def occurrence(fingerprint: str, starts_at: datetime | None, status: str) -> str:

@@ -3,9 +3,11 @@
 Webhook handlers and bot actions only write desired message content to the store (which
 coalesces repeated updates into the latest one). This sender claims due items with a lease,
 makes one Slack call per claim (post, update or thread reply), records the result, and
-paces each channel to about one call per second. 429 waits `Retry-After`; 5xx, timeouts and
-refused connections back off exponentially; nothing is dropped. After a restart the pending
-items are simply still in the store.
+paces each channel to about one call per second, across replicas (send slots are booked in
+the store). A claim puts a still-pending item behind the others, so a storm is served round
+robin: each group's latest state, not every intermediate one. 429 waits `Retry-After`; 5xx,
+timeouts and refused connections back off exponentially; nothing is dropped. After a restart
+the pending items are simply still in the store.
 """
 
 from __future__ import annotations
@@ -124,12 +126,8 @@ class OutboxSender:
         timeout = self._poll_interval
         try:
             due = await self._store.next_due(now=now)
-            stats = await self._store.outbox_stats()
         except StoreError:
             return timeout
-        self._metrics.outbox_pending.set(stats.pending)
-        oldest = stats.oldest_queued_at
-        self._metrics.outbox_lag.set(0.0 if oldest is None else max(0.0, now - oldest))
         if due is not None and due > now:
             timeout = min(timeout, due - now)
         cooling = [t - now for t in self._not_before.values() if t > now]
@@ -143,10 +141,13 @@ class OutboxSender:
 
     async def _send(self, item: OutboxItem) -> None:
         try:
-            await self._deliver(item)
-        except SlackSendError as e:
-            await self._reschedule(item, e)
+            await self._wait_turn(item.channel)
+            try:
+                await self._deliver(item)
+            except SlackSendError as e:
+                await self._reschedule(item, e)
         except StoreError as e:
+            # The lease stays; the item is claimed again once it runs out.
             log.warning("outbox_store_failed", key=item.key, error=str(e))
         finally:
             self._busy.discard(item.channel)
@@ -155,6 +156,16 @@ class OutboxSender:
                 self._not_before.get(item.channel, 0.0), now + self._pacing
             )
             self._wake.set()
+
+    async def _wait_turn(self, channel: str) -> None:
+        """Wait for the channel's next send slot, booked in the store so that all replicas
+        together (not each one) keep to about one message per `pacing` seconds per channel
+        and honour a `Retry-After` that any of them was given.
+        """
+        now = self._clock()
+        at = await self._store.reserve_channel(channel, interval=self._pacing, now=now)
+        if at > now:
+            await asyncio.sleep(at - now)
 
     async def _deliver(self, item: OutboxItem) -> None:
         blocks: list[dict[str, Any]] = json.loads(item.blocks_json)
@@ -231,6 +242,8 @@ class OutboxSender:
         if isinstance(error, RateLimited):
             wait = error.retry_after if error.retry_after is not None else self._base_backoff
             self._not_before[item.channel] = now + wait
+            # Slack's wait holds for every replica: book the channel for that long.
+            await self._store.reserve_channel(item.channel, interval=wait, now=now)
         elif isinstance(error, NotInChannel):
             wait = await self._join(item)
         elif isinstance(error, SlackRejected):

@@ -129,7 +129,12 @@ class Store(Protocol):
     async def claim(
         self, *, owner: str, lease_seconds: float, now: float, exclude_channels: Sequence[str]
     ) -> OutboxItem | None:
-        """Lease the oldest due outbox item outside `exclude_channels`, or None."""
+        """Lease the oldest due outbox item outside `exclude_channels`, or None.
+
+        A claim makes the item due again at `now`: if it is still pending after this send,
+        it waits behind the items that were already waiting (round robin), so a group that
+        keeps changing cannot hold a channel while other groups wait for their first post.
+        """
 
     async def complete(
         self, item: OutboxItem, *, channel_id: str, ts: str, reply_ids: Sequence[int]
@@ -138,6 +143,11 @@ class Store(Protocol):
 
     async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
         """Release `item`'s lease and make it due again at `at`."""
+
+    async def reserve_channel(self, channel: str, *, interval: float, now: float) -> float:
+        """Book the next send slot of `channel`, shared by every replica: the time (>= `now`)
+        the caller may send; the slot after it is `interval` seconds later.
+        """
 
     async def next_due(self, *, now: float) -> float | None:
         """Earliest time an unclaimed item becomes due (may be <= now), or None if idle."""

@@ -13,6 +13,7 @@ several installs can share one Redis:
 - `due`             sorted set of pending message keys, scored max(due_at, lease_until)
 - `queued`          sorted set of pending message keys, scored queued_at
 - `audit:all`, `audit:model:<model>`  capped lists of JSON entries, newest first
+- `pace:<channel>`  when the channel's next send slot starts (shared per-channel pacing)
 
 Scoring `due` by max(due_at, lease_until) makes `next_due` exact (the lowest score) and keeps
 leased items behind the ones that can be claimed. Claim order is that score, then key, where
@@ -99,7 +100,7 @@ for _, key in ipairs(keys) do
     redis.call('ZREM', KEYS[1], key)
   elseif not skip[f[1]] and tonumber(f[3]) <= now and tonumber(f[4]) < now then
     local abandoned = redis.call('HGET', mk, 'lease') or ''
-    redis.call('HSET', mk, 'lease', ARGV[2], 'lease_until', ARGV[3])
+    redis.call('HSET', mk, 'lease', ARGV[2], 'lease_until', ARGV[3], 'due_at', ARGV[1])
     redis.call('ZADD', KEYS[1], ARGV[3], key)
     local replies = redis.call('HGETALL', ARGV[4] .. 'replies:' .. key)
     return {key, redis.call('HGETALL', mk), replies, abandoned}
@@ -142,6 +143,17 @@ return 1
 """
 
 
+# KEYS: pace:<channel>. ARGV: now, interval. The key outlives its slot by a minute, then goes.
+_RESERVE_LUA = """
+local now = tonumber(ARGV[1])
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local after = at + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.6f', after),
+  'PX', math.ceil((after - now) * 1000) + 60000)
+return string.format('%.6f', at)
+"""
+
+
 def split_prefix(url: str) -> tuple[str, str]:
     """`redis://h/0?prefix=a:` -> (`redis://h/0`, `a:`); the default prefix when absent.
 
@@ -180,6 +192,7 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM_LUA)
         self._complete = client.register_script(_COMPLETE_LUA)
         self._retry = client.register_script(_RETRY_LUA)
+        self._reserve = client.register_script(_RESERVE_LUA)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str | None = None) -> RedisStore:
@@ -297,6 +310,13 @@ class RedisStore:
         keys = [self._key("msg", item.key), self._key("due")]
         with _translated():
             await self._retry(keys=keys, args=[item.key, item.lease, _num(at), error[:500]])
+
+    async def reserve_channel(self, channel: str, *, interval: float, now: float) -> float:
+        with _translated():
+            at = await self._reserve(
+                keys=[self._key("pace", channel)], args=[_num(now), _num(interval)]
+            )
+        return max(now, float(at))  # the script rounds to microseconds
 
     async def next_due(self, *, now: float) -> float | None:
         with _translated():

@@ -52,9 +52,13 @@ CREATE TABLE IF NOT EXISTS audit (
     extra_json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_model ON audit (model, id);
+CREATE TABLE IF NOT EXISTS pacing (channel TEXT PRIMARY KEY, next_at REAL NOT NULL);
 """
 
 _PURGE_EVERY = 60.0
+# How long a write waits for another connection's lock before failing with StoreError. Short,
+# so a stuck lock makes a webhook answer 503 (Alertmanager retries) within seconds.
+BUSY_TIMEOUT = 1.0
 
 _SEEN_SQL = "SELECT key FROM seen WHERE key IN ({marks}) AND expires_at > ?"
 
@@ -97,7 +101,7 @@ class SqliteStore:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            self._path, timeout=5.0, isolation_level=None, check_same_thread=False
+            self._path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -224,8 +228,8 @@ class SqliteStore:
             if row is None:
                 return None
             db.execute(
-                "UPDATE messages SET lease = ?, lease_until = ? WHERE key = ?",
-                (lease, now + lease_seconds, row[0]),
+                "UPDATE messages SET lease = ?, lease_until = ?, due_at = ? WHERE key = ?",
+                (lease, now + lease_seconds, now, row[0]),
             )
             replies = db.execute(
                 "SELECT id, text FROM replies WHERE key = ? AND sent = 0 ORDER BY id", (row[0],)
@@ -278,6 +282,19 @@ class SqliteStore:
                 )
             )
         )
+
+    async def reserve_channel(self, channel: str, *, interval: float, now: float) -> float:
+        def op(db: sqlite3.Connection) -> float:
+            row = db.execute("SELECT next_at FROM pacing WHERE channel = ?", (channel,)).fetchone()
+            at = max(now, float(row[0])) if row else now
+            db.execute(
+                "INSERT INTO pacing (channel, next_at) VALUES (?, ?) "
+                "ON CONFLICT(channel) DO UPDATE SET next_at = excluded.next_at",
+                (channel, at + interval),
+            )
+            return at
+
+        return await self._run(self._tx(op))
 
     async def next_due(self, *, now: float) -> float | None:
         row = await self._run(

@@ -96,7 +96,9 @@ class ConsoleTransport:
     async def join(self, *, channel: str) -> None:
         return None
 
-    async def find_posted(self, *, channel: str, key: str) -> Posted | None:
+    async def find_posted(
+        self, *, channel: str, key: str, thread_ts: str | None = None
+    ) -> Posted | None:
         return None
 
     def _show(self, title: str, text: str, blocks: Blocks) -> None:

@@ -189,7 +189,8 @@ class OutboxSender:
             log.info("slack_message_posted", key=item.key, channel=item.channel, ts=posted.ts)
             return
         channel_id, ts = _posted_at(item)
-        if item.needs_update:
+        # After a crash the lost step may have been a thread reply: settle replies first.
+        if item.needs_update and not (item.uncertain and item.replies):
             await self._counted(
                 "chat.update",
                 self._transport.update(channel_id=channel_id, ts=ts, text=item.text, blocks=blocks),
@@ -214,17 +215,30 @@ class OutboxSender:
         text = "\n".join(t for _, t in item.replies)
         if len(text) > MAX_REPLY_CHARS:
             text = text[: MAX_REPLY_CHARS - 1] + "…"
-        await self._counted(
-            "chat.postMessage",
-            self._transport.post(
-                channel=channel_id,
-                text=text,
-                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-                thread_ts=ts,
-            ),
-        )
+        marker = f"{item.key}#reply{item.replies[-1][0]}"
+        found = None
+        if item.uncertain:
+            found = await self._counted(
+                "conversations.replies",
+                self._transport.find_posted(channel=channel_id, key=marker, thread_ts=ts),
+            )
+        if found is None:
+            await self._counted(
+                "chat.postMessage",
+                self._transport.post(
+                    channel=channel_id,
+                    text=text,
+                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                    thread_ts=ts,
+                    metadata={"event_type": "chatops_reply", "event_payload": {"key": marker}},
+                ),
+            )
+        # Only the replies went out: the message content stays as it was (sent_version).
         await self._store.complete(
-            item, channel_id=channel_id, ts=ts, reply_ids=[i for i, _ in item.replies]
+            replace(item, version=item.sent_version),
+            channel_id=channel_id,
+            ts=ts,
+            reply_ids=[i for i, _ in item.replies],
         )
         log.info("slack_thread_replied", key=item.key, ts=item.ts, replies=len(item.replies))
 

@@ -34,8 +34,13 @@ class SlackTransport(Protocol):
 
     async def join(self, *, channel: str) -> None: ...
 
-    async def find_posted(self, *, channel: str, key: str) -> Posted | None:
-        """A recent top-level message we posted for `key` (from its metadata), if any.
+    async def find_posted(
+        self, *, channel: str, key: str, thread_ts: str | None = None
+    ) -> Posted | None:
+        """A recent message we posted for `key` (from its metadata), if any.
+
+        Top-level messages are searched in the channel's history, thread replies (when
+        `thread_ts` is given) in that thread.
 
         Used after a crash between Slack accepting a post and the store recording it, so the
         retry adopts that message instead of posting a duplicate.

@@ -58,16 +58,23 @@ class WebApiTransport:
     async def join(self, *, channel: str) -> None:
         await _call(self._client.conversations_join(channel=await self._channel_id(channel)))
 
-    async def find_posted(self, *, channel: str, key: str) -> Posted | None:
+    async def find_posted(
+        self, *, channel: str, key: str, thread_ts: str | None = None
+    ) -> Posted | None:
         channel_id = await self._channel_id(channel)
-        data = await _call(
-            self._client.conversations_history(
+        if thread_ts is None:
+            call = self._client.conversations_history(
                 channel=channel_id, limit=100, include_all_metadata=True
             )
-        )
+        else:
+            call = self._client.conversations_replies(
+                channel=channel_id, ts=thread_ts, limit=200, include_all_metadata=True
+            )
+        data = await _call(call)
         for message in data.get("messages", []):
             payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("key") == key and not message.get("thread_ts"):
+            in_thread = message.get("thread_ts") not in (None, message.get("ts"))
+            if payload.get("key") == key and in_thread == (thread_ts is not None):
                 return Posted(channel_id=channel_id, ts=str(message["ts"]))
         return None
 

@@ -12,11 +12,18 @@ from bot.manifest import BOT_SCOPES, manifest, manifest_yaml
 from chatops.cli import main
 
 COMMITTED = Path(__file__).resolve().parents[2] / "slack" / "manifest.yaml"
+COMMITTED_SOCKET = COMMITTED.with_name("manifest-socket-mode.yaml")
 
 
 def test_committed_manifest_is_the_generated_one() -> None:
     assert COMMITTED.read_text(encoding="utf-8") == manifest_yaml(), (
         "regenerate with: chatops manifest > slack/manifest.yaml"
+    )
+
+
+def test_committed_socket_mode_manifest_is_the_generated_one() -> None:
+    assert COMMITTED_SOCKET.read_text(encoding="utf-8") == manifest_yaml(socket_mode=True), (
+        "regenerate with: chatops manifest --socket-mode > slack/manifest-socket-mode.yaml"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -79,14 +80,28 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(value: str | int | float) -> float:
-    """'4h' -> 14400.0; plain numbers are seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 4h, 1d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+def parse_duration(value: object) -> float:
+    """'4h' -> 14400.0; plain numbers are seconds.
+
+    Anything else (a list, a YAML date, a bool, NaN, a number too big for a float) raises
+    ValueError, so pydantic reports it by path instead of the config load crashing.
+    """
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"not a duration: {value[:40]!r} (use e.g. 30s, 5m, 4h, 1d)")
+        number, unit = match.group(1), _UNIT_SECONDS[match.group(2)]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number, unit = value, 1
+    else:
+        raise ValueError(f"not a duration: {str(value)[:40]!r} (use e.g. 30s, 5m, 4h, 1d)")
+    try:
+        seconds = float(number) * unit
+    except OverflowError as e:
+        raise ValueError("duration too large") from e
+    if not math.isfinite(seconds):
+        raise ValueError("duration must be a finite number of seconds")
+    return seconds
 
 
 class DedupConfig(_Strict):
@@ -94,7 +109,7 @@ class DedupConfig(_Strict):
 
     @field_validator("window", mode="before")
     @classmethod
-    def _duration(cls, value: str | int | float) -> float:
+    def _duration(cls, value: object) -> float:
         seconds = parse_duration(value)
         if seconds <= 0:
             raise ValueError("window must be positive")
@@ -106,8 +121,11 @@ class ApprovalsConfig(_Strict):
 
     @field_validator("expire_after", mode="before")
     @classmethod
-    def _duration(cls, value: str | int | float) -> float:
-        return parse_duration(value)
+    def _duration(cls, value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds < 0:
+            raise ValueError("expire_after must not be negative")
+        return seconds
 
 
 Action = Literal["retrain", "deploy", "rollback"]
@@ -137,7 +155,8 @@ def load_config(path: Path | None) -> AppConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError([f"{path}: cannot read ({e.strerror})"]) from e
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, ValueError, RecursionError) as e:
+        # PyYAML raises plain ValueError for impossible dates (2026-13-01) and bad hex (0x_)
         raise ConfigError([f"{path}: not valid YAML ({e})"]) from e
     return parse_config(raw or {})
 

@@ -134,9 +134,9 @@ def button_value(
     return encoded
 
 
-def parse_button_value(action_id: str, value: object) -> ButtonValue:
+def parse_button_value(action_id: object, value: object) -> ButtonValue:
     """Read a clicked button's value back; BadButtonValue for anything off-contract."""
-    if action_id not in ACTION_IDS:
+    if not isinstance(action_id, str) or action_id not in ACTION_IDS:
         raise BadButtonValue(f"unknown action_id {str(action_id)[:60]!r}")
     if not isinstance(value, str) or len(value) > MAX_VALUE:
         raise BadButtonValue(f"value must be a string of at most {MAX_VALUE} characters")

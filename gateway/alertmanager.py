@@ -30,7 +30,17 @@ def parse_timestamp(value: object) -> datetime | None:
         raise ValueError("expected an RFC3339 timestamp string")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return None if parsed.year <= _ZERO_YEAR else parsed
+    if parsed.year <= _ZERO_YEAR:
+        return None
+    offset = parsed.utcoffset()
+    if offset is not None and offset.seconds % 60 + offset.microseconds:
+        # RFC3339 offsets are whole minutes; the store's codec would round these off
+        raise ValueError("timestamp offset must be whole minutes")
+    try:
+        parsed.astimezone(UTC)  # 9999-12-31T23:59:59-01:00 is past datetime.max in UTC
+    except OverflowError as e:
+        raise ValueError("timestamp out of range") from e
+    return parsed
 
 
 def _parse_rfc3339(text: str) -> datetime:

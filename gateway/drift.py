@@ -23,7 +23,9 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # No NaN/Infinity (nor 1e999, which JSON parsers read as inf): the store's JSON codec
+    # writes them as null and the next event for the model could not load its state.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class ScriptPayload(_Lenient):

@@ -119,17 +119,94 @@ def _normalize(ref: str) -> str:
     return ref if _CHANNEL_ID.match(ref) else ref.removeprefix("#").lower()
 
 
-def _validate_content(p: Json, *, required: bool) -> None:
-    """The content checks Slack applies to chat.postMessage/update."""
+# Block Kit limits Slack enforces (answering `invalid_blocks`), from its block reference.
+MAX_BLOCKS = 50
+MAX_BLOCK_ID = 255
+MAX_SECTION_TEXT = 3000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+
+
+def _text_ok(obj: Any, limit: int, *, plain_only: bool = False) -> bool:
+    """A text object: plain_text or mrkdwn, 1..limit characters."""
+    kinds = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
+    return (
+        isinstance(obj, dict)
+        and obj.get("type") in kinds
+        and isinstance(obj.get("text"), str)
+        and 0 < len(obj["text"]) <= limit
+    )
+
+
+def _elements_ok(block: Json, limit: int) -> bool:
+    elements = block.get("elements")
+    return isinstance(elements, list) and 0 < len(elements) <= limit
+
+
+def _button_ok(element: Any) -> bool:
+    if not isinstance(element, dict) or element.get("type") != "button":
+        return isinstance(element, dict)
+    return (
+        _text_ok(element.get("text"), MAX_BUTTON_TEXT, plain_only=True)
+        and len(str(element.get("value", ""))) <= MAX_BUTTON_VALUE
+        and len(str(element.get("action_id", ""))) <= MAX_ACTION_ID
+    )
+
+
+def _section_ok(block: Json) -> bool:
+    text, fields = block.get("text"), block.get("fields")
+    if text is None and not fields:
+        return False
+    if text is not None and not _text_ok(text, MAX_SECTION_TEXT):
+        return False
+    return fields is None or (
+        isinstance(fields, list)
+        and 0 < len(fields) <= MAX_SECTION_FIELDS
+        and all(_text_ok(f, MAX_FIELD_TEXT) for f in fields)
+    )
+
+
+def _block_ok(block: Any) -> bool:
+    """One block within the limits Slack checks for its type (unknown types: shape only)."""
+    if not (isinstance(block, dict) and isinstance(block.get("type"), str)):
+        return False
+    if len(str(block.get("block_id", ""))) > MAX_BLOCK_ID:
+        return False
+    kind = block["type"]
+    if kind == "section":
+        return _section_ok(block)
+    if kind == "header":
+        return _text_ok(block.get("text"), MAX_HEADER_TEXT, plain_only=True)
+    if kind == "context":
+        return _elements_ok(block, MAX_CONTEXT_ELEMENTS)
+    if kind == "actions":
+        return _elements_ok(block, MAX_ACTIONS_ELEMENTS) and all(
+            _button_ok(e) for e in block["elements"]
+        )
+    return True
+
+
+def validate_content(p: Json, *, required: bool) -> None:
+    """The content checks Slack applies to chat.postMessage/update; raises SlackError.
+
+    Public so unit tests can hold rendered messages to the same limits the fake enforces:
+    at most 50 blocks; section text 3000, fields 10 x 2000; header 150 (plain_text); context
+    10 elements; actions 25 elements; button text 75, value 2000, action_id 255; block_id 255;
+    text objects never empty.
+    """
     if required and not (p.get("text") or p.get("blocks") or p.get("attachments")):
         raise SlackError("no_text")
     if len(str(p.get("text") or "")) > 40_000:
         raise SlackError("msg_too_long")
     blocks = p.get("blocks")
     if blocks is not None and not (
-        isinstance(blocks, list)
-        and len(blocks) <= 50
-        and all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks)
+        isinstance(blocks, list) and len(blocks) <= MAX_BLOCKS and all(map(_block_ok, blocks))
     ):
         raise SlackError("invalid_blocks")
     meta = p.get("metadata")
@@ -455,7 +532,7 @@ class FakeSlack:
         ch = self._channel(p.get("channel"), names=True)
         if not ch.member:
             raise SlackError("not_in_channel")
-        _validate_content(p, required=True)
+        validate_content(p, required=True)
         thread_ts = p.get("thread_ts") or None
         parent = ch.messages.get(str(thread_ts)) if thread_ts else None
         if parent is not None and parent.thread_ts:  # replying to a reply lands in its thread
@@ -473,7 +550,7 @@ class FakeSlack:
         msg = ch.messages.get(str(p.get("ts")))
         if msg is None:
             raise SlackError("message_not_found")
-        _validate_content(p, required=False)
+        validate_content(p, required=False)
         for key in ("text", "blocks", "attachments", "metadata"):  # absent fields are kept
             if p.get(key) is not None:
                 setattr(msg, key, p[key])
@@ -487,7 +564,7 @@ class FakeSlack:
             raise SlackError("user_not_found")
         if not ch.member:
             raise SlackError("not_in_channel")
-        _validate_content(p, required=True)
+        validate_content(p, required=True)
         msg = FakeMessage(channel=ch.id, ts=self._next_ts(), text=str(p.get("text") or ""))
         msg.blocks, msg.user, msg.thread_ts = p.get("blocks"), str(p["user"]), p.get("thread_ts")
         self._ephemerals.append(msg)

@@ -1,0 +1,41 @@
+"""The baseline: a bare aiohttp server whose webhook handler only reads and parses the JSON.
+
+    python bench/bare_server.py --port PORT
+
+Same framework, same default event loop and same request as the real app, minus everything
+the product does (auth, validation, dedup, the store, the outbox): the ratio of the app's
+throughput to this one's says what the product costs over the HTTP floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from aiohttp import web
+
+
+async def webhook(request: web.Request) -> web.Response:
+    body = await request.read()
+    data = json.loads(body)
+    status = "accepted" if isinstance(data, dict) else "invalid"
+    return web.json_response({"status": status}, status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    app = web.Application(client_max_size=2 * 2**20)
+    app.router.add_post("/webhooks/alertmanager", webhook)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import structlog
 
 _SECRET_KEYS = frozenset({"token", "secret", "password", "authorization", "signing_secret"})
+_STRUCTLOG_META = frozenset({"_record", "_from_structlog"})  # stdlib bridge, not output
 
 
 class _Redactor:
@@ -26,9 +27,26 @@ class _Redactor:
         for key, value in list(event.items()):
             if key.lower() in _SECRET_KEYS:
                 event[key] = "***"
-            elif isinstance(value, str) and self._secrets:
-                event[key] = self._scrub(value)
+            elif key not in _STRUCTLOG_META:
+                event[key] = self._clean(value)
         return event
+
+    def _clean(self, value: Any) -> Any:
+        """Scrub strings anywhere in nested values; other objects as the renderer shows them."""
+        if isinstance(value, str):
+            return self._scrub(value)
+        if isinstance(value, dict):
+            return {
+                k: "***" if str(k).lower() in _SECRET_KEYS else self._clean(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._clean(v) for v in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        text = str(value)  # an exception, a URL object...: blank it if it carries a secret
+        scrubbed = self._scrub(text)
+        return value if scrubbed == text else scrubbed
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -48,18 +66,17 @@ def configure_logging(
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    # Tracebacks are formatted before the redactor runs, so it scrubs them too (stdlib records
+    # bring `exc_info` as well: aiohttp logs a malformed request's raw header line in one).
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
         _Redactor(secrets),
     ]
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,

@@ -276,11 +276,6 @@ async def test_no_secret_in_any_output_of_the_service(
     assert leaks("\n".join(svc.responses), values) == [], "secret in a response"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aiohttp logs a malformed request's raw header line in exc_info, which chatops/logs.py"
-    " renders without redaction (patch: format_exc_info before the redactor)",
-)
 async def test_no_secret_in_logs_of_malformed_requests(
     service: tuple[Service, dict[str, str]],
 ) -> None:
@@ -342,9 +337,6 @@ def test_short_values_are_not_treated_as_secrets(json_logs: Any) -> None:
     assert line["word"] == "abcdef"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="chatops/logs.py scrubs only top-level strings (nested values leak)"
-)
 def test_secret_values_in_nested_values_are_blanked(json_logs: Any) -> None:
     structlog.get_logger("t").info(
         "call_failed",
@@ -355,9 +347,6 @@ def test_secret_values_in_nested_values_are_blanked(json_logs: Any) -> None:
     assert SECRET not in json.dumps(json_logs())
 
 
-@pytest.mark.xfail(
-    strict=True, reason="chatops/logs.py formats tracebacks after the redactor ran (they leak)"
-)
 def test_secret_values_in_tracebacks_are_blanked(json_logs: Any) -> None:
     try:
         raise RuntimeError(f"request with token {SECRET} failed")

@@ -48,6 +48,7 @@ from bot.pipelines import (
     error_for_status,
     pipeline_variables,
 )
+from bot.threads import SdkThreads
 
 log = structlog.get_logger(__name__)
 
@@ -115,6 +116,7 @@ class GitHubActions:
     ) -> None:
         """Build the SDK client; no network I/O here."""
         self._timeout = max(1, math.ceil(timeout))  # PyGithub takes whole seconds
+        self._threads = SdkThreads("github")
         self._discovery_timeout = discovery_timeout
         self._discovery_interval = discovery_interval
         self._gh = Github(
@@ -129,7 +131,8 @@ class GitHubActions:
 
     async def close(self) -> None:
         """Close the SDK's HTTP connections."""
-        await asyncio.to_thread(self._gh.close)
+        await self._threads.run(self._gh.close)
+        self._threads.close()
 
     async def start(self, *, target: PipelineTarget, request: PipelineRequest) -> PipelineRun:
         """Dispatch the action's workflow (or repository_dispatch event) and find its run."""
@@ -286,7 +289,7 @@ class GitHubActions:
         """Run SDK calls making `requests_made` requests in a thread; translate errors."""
         guard = self._timeout * requests_made + 1.0
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn), timeout=guard)
+            return await asyncio.wait_for(self._threads.run(fn), timeout=guard)
         except (TimeoutError, requests.Timeout) as e:
             answer = f"no answer within {self._timeout} s ({what})"
             raise ProviderTimeout(provider=DISPLAY_NAME, target=target, answer=answer) from e

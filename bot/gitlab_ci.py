@@ -35,6 +35,7 @@ from bot.pipelines import (
     error_for_status,
     pipeline_variables,
 )
+from bot.threads import SdkThreads
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,7 @@ class GitLabCI:
     def __init__(self, *, url: str, token: SecretStr, timeout: float = 10.0) -> None:
         """Build the SDK client; no network I/O here."""
         self._timeout = timeout
+        self._threads = SdkThreads("gitlab")
         self._gl = gitlab.Gitlab(
             url=url,
             private_token=token.get_secret_value(),
@@ -99,7 +101,8 @@ class GitLabCI:
 
     async def close(self) -> None:
         """Close the SDK's HTTP session."""
-        await asyncio.to_thread(self._gl.session.close)
+        await self._threads.run(self._gl.session.close)
+        self._threads.close()
 
     async def start(self, *, target: PipelineTarget, request: PipelineRequest) -> PipelineRun:
         """Create a pipeline on the request's (or the model's) ref with the merged variables."""
@@ -197,7 +200,7 @@ class GitLabCI:
     async def _call(self, target: PipelineTarget, fn: Callable[[], T]) -> T:
         """Run one SDK call in a thread, translating its errors into ours."""
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn), timeout=self._timeout + 1.0)
+            return await asyncio.wait_for(self._threads.run(fn), timeout=self._timeout + 1.0)
         except (TimeoutError, requests.Timeout) as e:
             raise self._error(
                 ProviderTimeout, target, f"no answer within {self._timeout:g} s"

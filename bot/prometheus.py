@@ -19,6 +19,7 @@ from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from bot.errors import BotError
+from bot.threads import SdkThreads
 
 T = TypeVar("T")
 
@@ -58,13 +59,15 @@ class PrometheusClient:
     def __init__(self, *, url: str, timeout: float = 5.0) -> None:
         """Build the SDK client; no network I/O here."""
         self.url = url.rstrip("/")
+        self._threads = SdkThreads("prometheus")
         self._timeout = max(1, math.ceil(timeout))  # the SDK takes whole seconds
         self._client = PrometheusConnect(
             url=self.url, retry=Retry(total=0, connect=0, read=0, status=0), timeout=self._timeout
         )
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._client.close)
+        await self._threads.run(self._client.close)
+        self._threads.close()
 
     async def instant(self, query: str) -> list[float]:
         result = await self._call(lambda: self._client.custom_query(query))
@@ -89,7 +92,7 @@ class PrometheusClient:
 
     async def _call(self, fn: Callable[[], T]) -> T:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn), timeout=self._timeout + 1.0)
+            return await asyncio.wait_for(self._threads.run(fn), timeout=self._timeout + 1.0)
         except (TimeoutError, requests.Timeout) as e:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.url} did not answer within {self._timeout:g} s"

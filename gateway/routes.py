@@ -8,6 +8,7 @@ retries). A valid webhook is answered once it is durably recorded, before Slack 
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from collections.abc import Awaitable, Callable
 
@@ -38,8 +39,10 @@ def error_response(status: int, error: str, details: list[str] | None = None) ->
 
 async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
     """The request body, refusing (413) anything over `limit` without buffering it all."""
-    if request.content_length is not None and request.content_length > limit:
-        raise _TooLarge(limit)
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise _TooLarge(limit)
+        return await request.read()  # bounded by the Content-Length just checked
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -67,6 +70,8 @@ def _bearer_ok(request: web.Request, token: str | None) -> bool:
 
 Handler = Callable[[web.Request, Gateway, bytes], Awaitable[Outcome]]
 
+_STATUS_BODIES = {o: json.dumps({"status": o.value}).encode() for o in Outcome}
+
 
 async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Response:
     gateway = request.app[GATEWAY]
@@ -76,7 +81,11 @@ async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Re
         body = await read_body(request)
         result = await handle(request, gateway, body)
         outcome = result.value
-        return web.json_response({"status": outcome}, status=202 if outcome == "accepted" else 200)
+        return web.Response(
+            body=_STATUS_BODIES[result],
+            status=202 if result is Outcome.ACCEPTED else 200,
+            content_type="application/json",
+        )
     except _TooLarge as e:
         outcome = "too_large"
         return error_response(413, "payload too large", [str(e)])
@@ -92,10 +101,9 @@ async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Re
         log.error("webhook_store_failed", source=source, error=str(e))
         return error_response(503, "store unavailable, retry later", [str(e)])
     finally:
-        gateway.metrics.webhooks_received.labels(source=source, outcome=outcome).inc()
-        gateway.metrics.webhook_duration.labels(source=source).observe(
-            time.perf_counter() - started
-        )
+        metrics = gateway.metrics
+        metrics.child(metrics.webhooks_received, source, outcome).inc()
+        metrics.child(metrics.webhook_duration, source).observe(time.perf_counter() - started)
 
 
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:

@@ -19,6 +19,7 @@ import structlog
 
 from gateway import incidents
 from gateway.alertmanager import AlertmanagerPayload
+from gateway.dedup import RecentEvents, occurrence
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
 from gateway.render import render_changes, render_drift, render_incident
 from slackio.metrics import Metrics
@@ -69,16 +70,22 @@ class Gateway:
         self.wake_sender = wake_sender
         self._clock = clock
         self._serials: dict[str, _Serial] = {}
+        self._recent = RecentEvents()
 
     async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
         """Fold one Alertmanager notification into its group's incident message."""
         keys = [occurrence(a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
+        if self._recent.all_seen(keys, now=self._clock()):
+            return self._duplicate("alertmanager")
         async with self._one_at_a_time(payload.group_key):
             now = self._clock()
+            until = now + self.options.dedup_window
             if keys and len(await self.store.seen(keys, now=now)) == len(set(keys)):
+                self._recent.remember(keys, until=until)
                 return self._duplicate("alertmanager")
             outcome = await self._fold_group(payload, now)
             await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
+            self._recent.remember(keys, until=until)
             return outcome
 
     @asynccontextmanager
@@ -207,7 +214,7 @@ class Gateway:
         )
 
     def _duplicate(self, source: str) -> Outcome:
-        self.metrics.notifications_deduplicated.labels(source=source).inc()
+        self.metrics.child(self.metrics.notifications_deduplicated, source).inc()
         return Outcome.DUPLICATE
 
 
@@ -215,12 +222,6 @@ class Gateway:
 class _Serial:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
-
-
-def occurrence(fingerprint: str, starts_at: datetime | None, status: str) -> str:
-    """Dedup identity of one alert event: (fingerprint, startsAt, status)."""
-    stamp = starts_at.isoformat() if starts_at else "-"
-    return f"am:{fingerprint}:{stamp}:{status}"
 
 
 def _drift_reply(incident: DriftIncident) -> str:

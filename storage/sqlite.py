@@ -1,6 +1,7 @@
 """SQLite store: the default for a single replica. One connection, used from a worker thread.
 
-sqlite3 is blocking, so every call runs through `asyncio.to_thread`, serialised by a lock;
+sqlite3 is blocking, so every call runs on the store's own single worker thread (never the
+event loop's default executor, which a slow CI provider could fill), serialised by a lock;
 writes use `BEGIN IMMEDIATE` so a second process on the same file (a restart overlapping
 the old one) cannot interleave a compare-and-set.
 """
@@ -12,6 +13,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -89,6 +91,7 @@ class SqliteStore:
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._last_purge = 0.0
 
     @classmethod
@@ -111,7 +114,7 @@ class SqliteStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         async with self._lock:
             try:
-                return await asyncio.to_thread(fn)
+                return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
             except sqlite3.Error as e:
                 raise StoreError(f"sqlite: {e}") from e
 
@@ -142,7 +145,8 @@ class SqliteStore:
         conn, self._conn = self._conn, None
         if conn is not None:
             async with self._lock:
-                await asyncio.to_thread(conn.close)
+                await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+        self._thread.shutdown(wait=False)
 
     async def seen(self, keys: Sequence[str], *, now: float) -> set[str]:
         def op() -> set[str]:

@@ -8,9 +8,9 @@ import pytest
 
 from gateway import incidents
 from gateway.alertmanager import parse_alertmanager, parse_timestamp
+from gateway.dedup import occurrence
 from gateway.errors import BadPayload
 from gateway.incidents import ChangeKind, Status
-from gateway.service import occurrence
 from tests.fakes.fixtures import fixture_bytes
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
@@ -148,3 +148,17 @@ def test_incident_round_trips_through_json() -> None:
         incident, incidents.ActionRecord(actor="U1", action="ack", at=NOW)
     )
     assert incidents.load_incident(incidents.dump_incident(incident)) == incident
+
+
+def test_recent_events_expire_and_stay_bounded() -> None:
+    from gateway.dedup import RecentEvents
+
+    recent = RecentEvents(capacity=3)
+    assert not recent.all_seen([], now=0)
+    recent.remember(["a", "b"], until=10)
+    assert recent.all_seen(["a", "b"], now=5)
+    assert not recent.all_seen(["a", "c"], now=5)
+    assert not recent.all_seen(["a"], now=10), "expired at its deadline"
+    recent.remember(["c", "d", "e"], until=20)
+    assert len(recent) == 3
+    assert not recent.all_seen(["a"], now=0), "the oldest was evicted"

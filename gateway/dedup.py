@@ -1,0 +1,52 @@
+"""Dedup identity of an alert event, and this process's memory of recent ones.
+
+An occurrence is `(fingerprint, startsAt)`; with its status it is one event. The store's
+seen-set is the shared record (every replica); `RecentEvents` is a bounded in-process memory
+of events this process already saw folded, so Alertmanager's frequent re-sends are answered
+without a store round trip. It only ever says "already handled" for keys that were saved, so
+losing it (a restart) costs a store lookup, never a notification.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+DEFAULT_CAPACITY = 50_000
+
+
+def occurrence(fingerprint: str, starts_at: datetime | None, status: str) -> str:
+    """Dedup identity of one alert event: (fingerprint, startsAt, status)."""
+    stamp = starts_at.isoformat() if starts_at else "-"
+    return f"am:{fingerprint}:{stamp}:{status}"
+
+
+class RecentEvents:
+    """Least-recently-used event keys with their expiry time, at most `capacity` of them."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def all_seen(self, keys: Sequence[str], *, now: float) -> bool:
+        """True when every key is remembered and unexpired (an empty list is not seen)."""
+        if not keys:
+            return False
+        for key in keys:
+            expiry = self._expiry.get(key)
+            if expiry is None or expiry <= now:
+                return False
+        for key in keys:
+            self._expiry.move_to_end(key)
+        return True
+
+    def remember(self, keys: Iterable[str], *, until: float) -> None:
+        for key in keys:
+            self._expiry[key] = until
+            self._expiry.move_to_end(key)
+        while len(self._expiry) > self._capacity:
+            self._expiry.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._expiry)

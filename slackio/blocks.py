@@ -8,6 +8,7 @@ is not parsed by Slack, so it is only clipped.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ MAX_BUTTON: Final = 75
 MAX_TEXT: Final = 4000
 MAX_CONTEXT: Final = 10
 MAX_URL: Final = 1000
+
+_UNSAFE_IN_LINK = re.compile(r'[|<> \t\r\n"`]')
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def safe_url(url: str) -> str | None:
     url = url.strip()
     if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
         return None
-    return "".join(urllib.parse.quote(c) if c in '|<> \t\r\n"`' else c for c in url)
+    return _UNSAFE_IN_LINK.sub(lambda m: urllib.parse.quote(m.group()), url)
 
 
 def link(url: str | None, label: str) -> str:

@@ -10,8 +10,6 @@ answer slowly or with an error. A dispatched run can be kept out of listings for
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.fakes.gitlab import Fault, Recorded
+from tests.fakes.recording import RecordingServer
 
 TOKEN = "ghp_fakeTestToken"  # a test value, not a secret
 MAX_INPUTS = 25
@@ -60,27 +58,21 @@ class Workflow:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(RecordingServer):
     """State and behaviour of the fake; tests arrange it and read `requests` back."""
 
     token: str = TOKEN
-    latency: float = 0.0
     run_delay: float = 0.0
     return_run_details: bool = True
     default_progression: list[tuple[str, str | None]] = field(default_factory=list)
-    requests: list[Recorded] = field(default_factory=list)
     workflows: dict[str, dict[str, Workflow]] = field(default_factory=dict)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     deployment_list: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _visible_at: dict[int, float] = field(default_factory=dict)
-    _faults: list[Fault] = field(default_factory=list)
     _progressions: dict[int, list[tuple[str, str | None]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
-    _runner: web.AppRunner | None = None
-    _closing: asyncio.Event = field(default_factory=asyncio.Event)
-    url: str = ""
 
     # ------------------------------------------------------------ arranging
 
@@ -135,19 +127,6 @@ class FakeGitHub:
         if self.default_progression:
             self.progress(run_id, self.default_progression)
         return self.runs[run_id]
-
-    def fail(
-        self,
-        status: int,
-        *,
-        times: int = 1,
-        method: str | None = None,
-        path: str | None = None,
-        message: str | None = None,
-        skip: int = 0,
-    ) -> None:
-        """Answer `times` matching requests (after `skip` of them) with `status`."""
-        self._faults.append(Fault(status, times, method, path, message, skip))
 
     def advance(self, run_id: int | str, status: str, conclusion: str | None = None) -> None:
         """Set a run's status (and conclusion, once completed)."""
@@ -234,10 +213,6 @@ class FakeGitHub:
         ]
         return dep
 
-    def requests_to(self, method: str, path_part: str) -> list[Recorded]:
-        """The recorded requests with this method whose path contains `path_part`."""
-        return [r for r in self.requests if r.method == method and path_part in r.path]
-
     # ------------------------------------------------------------ serving
 
     async def start(self) -> None:
@@ -252,30 +227,13 @@ class FakeGitHub:
         app.router.add_get(f"{repo}/actions/runs/{{run}}/jobs", self._run_jobs)
         app.router.add_get(f"{repo}/deployments", self._deployments)
         app.router.add_get(f"{repo}/deployments/{{dep}}/statuses", self._statuses)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        """Wake slow handlers and shut the server down."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._serve(app)
 
     @web.middleware
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        body = await request.json() if request.can_read_body else None
-        self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
-        )
-        if self.latency:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.latency)
-        fault = next((f for f in self._faults if f.hit(request)), None)
+        fault = await self._intercept(request)
         if fault is not None:
             return _error(fault.status, fault.message or _DEFAULT_MESSAGES.get(fault.status, ""))
         if request.headers.get("Authorization") not in (

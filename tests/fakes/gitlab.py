@@ -9,8 +9,6 @@ or `default_progression` for every new pipeline).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,44 +18,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.fakes.recording import RecordingServer
+
 TOKEN = "glpat-fake-test-token"  # a test value, not a secret
-
-
-@dataclass
-class Recorded:
-    """One request as the fake received it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-
-
-@dataclass
-class Fault:
-    """An injected failure: answer `status` to matching requests, `times` times."""
-
-    status: int
-    times: int = 1
-    method: str | None = None
-    path: str | None = None  # substring of the request path
-    message: str | None = None
-    skip: int = 0  # let this many matching requests through first
-
-    def hit(self, request: web.Request) -> bool:
-        """Whether this fault answers `request` (and count it if so)."""
-        if self.times <= 0:
-            return False
-        if self.method not in (None, request.method):
-            return False
-        if self.path is not None and self.path not in request.path:
-            return False
-        if self.skip > 0:
-            self.skip -= 1
-            return False
-        self.times -= 1
-        return True
 
 
 _DEFAULT_MESSAGES = {
@@ -76,24 +39,18 @@ def _now() -> str:
 
 
 @dataclass
-class FakeGitLab:
+class FakeGitLab(RecordingServer):
     """State and behaviour of the fake; tests arrange it and read `requests` back."""
 
     token: str = TOKEN
-    latency: float = 0.0
     default_progression: list[str] = field(default_factory=list)
-    requests: list[Recorded] = field(default_factory=list)
     projects: dict[str, int] = field(default_factory=dict)
     pipelines: dict[int, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     variables: dict[int, list[dict[str, str]]] = field(default_factory=dict)
     deployment_list: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    _faults: list[Fault] = field(default_factory=list)
     _progressions: dict[int, list[str]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
-    _runner: web.AppRunner | None = None
-    _closing: asyncio.Event = field(default_factory=asyncio.Event)
-    url: str = ""
 
     # ------------------------------------------------------------ arranging
 
@@ -102,19 +59,6 @@ class FakeGitLab:
         pid = project_id if project_id is not None else next(self._ids)
         self.projects[path] = pid
         return pid
-
-    def fail(
-        self,
-        status: int,
-        *,
-        times: int = 1,
-        method: str | None = None,
-        path: str | None = None,
-        message: str | None = None,
-        skip: int = 0,
-    ) -> None:
-        """Answer `times` matching requests (after `skip` of them) with `status`."""
-        self._faults.append(Fault(status, times, method, path, message, skip))
 
     def advance(self, pipeline_id: int | str, status: str) -> None:
         """Set a pipeline's status now (timestamps follow GitLab's rules)."""
@@ -207,10 +151,6 @@ class FakeGitLab:
         deps.append(deployment)
         return deployment
 
-    def requests_to(self, method: str, path_part: str) -> list[Recorded]:
-        """The recorded requests with this method whose path contains `path_part`."""
-        return [r for r in self.requests if r.method == method and path_part in r.path]
-
     # ------------------------------------------------------------ serving
 
     async def start(self) -> None:
@@ -222,31 +162,13 @@ class FakeGitLab:
         app.router.add_get(f"{api}/pipelines/{{pid}}/jobs", self._pipeline_jobs)
         app.router.add_get(f"{api}/pipelines/{{pid}}/variables", self._pipeline_variables)
         app.router.add_get(f"{api}/deployments", self._deployments)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        """Wake slow handlers and shut the server down."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._serve(app)
 
     @web.middleware
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        body = await request.json() if request.can_read_body else None
-        self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
-        )
-        if self.latency:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.latency)
-        fault = next((f for f in self._faults if f.hit(request)), None)
+        fault = await self._intercept(request)
         if fault is not None:
             message = fault.message or _DEFAULT_MESSAGES.get(fault.status, str(fault.status))
             return web.json_response({"message": message}, status=fault.status)

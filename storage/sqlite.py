@@ -1,19 +1,18 @@
 """SQLite store: the default for a single replica. One connection, used from a worker thread.
 
 sqlite3 is blocking, so every call runs on the store's own single worker thread (never the
-event loop's default executor, which a slow CI provider could fill), serialised by a lock;
-writes use `BEGIN IMMEDIATE` so a second process on the same file (a restart overlapping
-the old one) cannot interleave a compare-and-set.
+event loop's default executor, which a slow CI provider could fill), one call at a time in
+the order made, handed over in batches under load (storage/worker.py). Writes use
+`BEGIN IMMEDIATE` so a second process on the same file (a restart overlapping the old one)
+cannot interleave a compare-and-set.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +25,7 @@ from storage.base import (
     StoreError,
     Versioned,
 )
+from storage.worker import BatchingWorker, WorkerClosed
 
 T = TypeVar("T")
 
@@ -90,8 +90,7 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._worker = BatchingWorker("sqlite")
         self._last_purge = 0.0
 
     @classmethod
@@ -112,11 +111,12 @@ class SqliteStore:
         self._conn = conn
 
     async def _run(self, fn: Callable[[], T]) -> T:
-        async with self._lock:
-            try:
-                return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
-            except sqlite3.Error as e:
-                raise StoreError(f"sqlite: {e}") from e
+        try:
+            return await self._worker.run(fn)
+        except sqlite3.Error as e:
+            raise StoreError(f"sqlite: {e}") from e
+        except WorkerClosed as e:
+            raise StoreError("sqlite store is closed") from e
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -142,11 +142,12 @@ class SqliteStore:
         await self._run(lambda: self._db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
+        await self._worker.close(last=self._disconnect)
+
+    def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            async with self._lock:
-                await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
-        self._thread.shutdown(wait=False)
+            conn.close()
 
     async def seen(self, keys: Sequence[str], *, now: float) -> set[str]:
         def op() -> set[str]:

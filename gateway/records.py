@@ -63,7 +63,7 @@ class GatewayRecords:
                 messages=[message],
                 now=now,
             ):
-                self._gateway.wake_sender()
+                self._gateway.wake_sender(message.channel)
                 log.info("message_action_recorded", key=message_key, actor=actor, action=action)
                 return True
         return False

@@ -61,7 +61,7 @@ class Gateway:
         options: GatewayOptions,
         metrics: Metrics,
         *,
-        wake_sender: Callable[[], None],
+        wake_sender: Callable[[str], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -127,7 +127,7 @@ class Gateway:
                 messages=[message],
                 now=now,
             ):
-                self.wake_sender()
+                self.wake_sender(message.channel)
                 log.info(
                     "incident_updated",
                     group_key=payload.group_key,
@@ -187,14 +187,15 @@ class Gateway:
             stored = await self.store.get_state(key)
             current = load_drift(stored.data) if stored else None
             folded = fold(current, event, now=when, window=self.options.dedup_window)
+            message = self.drift_message(folded, current)
             if await self.store.save(
                 key=key,
                 data=dump_drift(folded),
                 expected_version=stored.version if stored else 0,
-                messages=[self.drift_message(folded, current)],
+                messages=[message],
                 now=now,
             ):
-                self.wake_sender()
+                self.wake_sender(message.channel)
                 log.info("drift_recorded", model=event.model, count=folded.count)
                 return Outcome.ACCEPTED
         raise StoreError(f"too much contention on {key}")

@@ -69,8 +69,17 @@ class OutboxSender:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def notify(self) -> None:
-        """New work was written to the store: look now instead of at the next poll."""
+    def notify(self, channel: str | None = None) -> None:
+        """New work was written to the store: look now instead of at the next poll.
+
+        Work for a channel this sender is busy with or pacing needs no look now: the end of
+        that send, or of that pause, wakes the loop anyway. In a storm this spares the store
+        a claim (and a next-due query) per webhook that could not be served yet.
+        """
+        if channel is not None and (
+            channel in self._busy or self._not_before.get(channel, 0.0) > self._clock()
+        ):
+            return
         self._wake.set()
 
     def start(self) -> None:

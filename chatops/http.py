@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,11 +19,20 @@ log = structlog.get_logger("chatops.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Request ids: a random prefix per process and a counter (unique across replicas and restarts,
+# and cheaper than a uuid4 per request, which showed up in the ingest profile).
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ids = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids):016x}"
+
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id to every log line of this request and echo it back."""
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request_id = request.headers.get("X-Request-Id", "")[:64] or _new_request_id()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, path=request.path)
     response = await handler(request)

@@ -139,6 +139,13 @@ async def test_request_id_is_echoed(make_app: Any) -> None:
     assert response.headers["X-Request-Id"] == "abc123"
 
 
+async def test_a_request_without_an_id_gets_a_new_unique_one(make_app: Any) -> None:
+    client = await make_app()
+    ids = [(await client.get("/healthz")).headers["X-Request-Id"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
 class TestDriftAuth:
     async def test_signed_drift_without_bearer_is_accepted(
         self, make_app: Any, fake_slack: FakeSlack, drift_fixture: Any

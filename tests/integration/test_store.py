@@ -196,6 +196,16 @@ async def test_claim_skips_excluded_channels(store: Store) -> None:
     assert (await claimed(store, now=T0 + 2)).key == "busy"
 
 
+async def test_claim_takes_the_earliest_due_item_across_channels(store: Store) -> None:
+    await queue(store, update("a1", channel="#a"), now=T0)
+    await queue(store, update("a2", channel="#a"), now=T0 + 2)
+    await queue(store, update("b1", channel="#b"), now=T0 + 1)
+    await queue(store, update("c1", channel="#c"), now=T0 + 3)
+    order = [(await claimed(store, now=T0 + 10)).key for _ in range(4)]
+    assert order == ["a1", "b1", "a2", "c1"]  # a leased head does not hide its channel's next
+    assert await claim(store, now=T0 + 10) is None
+
+
 async def test_a_leased_item_is_claimable_again_only_after_its_lease(store: Store) -> None:
     await queue(store, update(), now=T0)
     first = await claimed(store, now=T0)

@@ -16,7 +16,7 @@ from aiohttp import web
 from chatops.bot_wiring import add_bot_routes, bot_ctx
 from chatops.config import AppConfig
 from chatops.http import add_routes as add_service_routes
-from chatops.http import json_errors, request_context
+from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
 from chatops.settings import Settings
 from gateway.routes import GATEWAY
@@ -33,7 +33,7 @@ log = structlog.get_logger("chatops")
 
 def create_app(settings: Settings, config: AppConfig | None = None) -> web.Application:
     """Build the aiohttp application with every route of CONTRACT §4."""
-    app = web.Application(middlewares=[request_context, json_errors], client_max_size=2 * 2**20)
+    app = web.Application(middlewares=[edge], client_max_size=2 * 2**20)
     app[SETTINGS] = settings
     app[CONFIG] = config or AppConfig()
     app[METRICS] = Metrics()

@@ -30,25 +30,24 @@ def _new_request_id() -> str:
 
 
 @web.middleware
-async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind a request id to every log line of this request and echo it back."""
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one middleware (each layer costs every request something):
+
+    - a request id (the caller's X-Request-Id or a new one) on every log line of the request
+      and echoed on its response;
+    - routing errors (404/405) answered as JSON;
+    - anything unexpected logged, counted and answered 500 as JSON, never a trace.
+    """
     request_id = request.headers.get("X-Request-Id", "")[:64] or _new_request_id()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, path=request.path)
-    response = await handler(request)
-    response.headers["X-Request-Id"] = request_id
-    return response
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Routing errors (404/405) as JSON; anything unexpected is logged, counted, answered 500."""
+    response: web.StreamResponse
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return web.json_response(
+        response = web.json_response(
             {"error": e.reason.lower(), "details": [f"{request.method} {request.path}"]},
             status=e.status,
             headers={k: v for k, v in e.headers.items() if k == "Allow"},
@@ -56,7 +55,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except Exception:
         log.exception("request_failed", method=request.method)
         request.app[METRICS].errors.labels(where="http").inc()
-        return web.json_response({"error": "internal error", "details": []}, status=500)
+        response = web.json_response({"error": "internal error", "details": []}, status=500)
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

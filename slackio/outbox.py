@@ -150,7 +150,9 @@ class OutboxSender:
 
     async def _send(self, item: OutboxItem) -> None:
         try:
-            await self._wait_turn(item.channel)
+            if not await self._wait_turn(item):
+                log.warning("outbox_lease_lost", key=item.key, channel=item.channel)
+                return  # another sender has the item now; sending it too would repeat it
             try:
                 await self._deliver(item)
             except SlackSendError as e:
@@ -166,15 +168,27 @@ class OutboxSender:
             )
             self._wake.set()
 
-    async def _wait_turn(self, channel: str) -> None:
+    async def _wait_turn(self, item: OutboxItem) -> bool:
         """Wait for the channel's next send slot, booked in the store so that all replicas
         together (not each one) keep to about one message per `pacing` seconds per channel
         and honour a `Retry-After` that any of them was given.
+
+        The wait can outlast the claim's lease (a long Retry-After, a busy channel shared by
+        several replicas), so the lease is renewed while waiting and once more at the end,
+        giving the Slack calls a whole lease. False if the lease was lost meanwhile.
         """
         now = self._clock()
-        at = await self._store.reserve_channel(channel, interval=self._pacing, now=now)
-        if at > now:
-            await asyncio.sleep(at - now)
+        at = await self._store.reserve_channel(item.channel, interval=self._pacing, now=now)
+        if at <= now:
+            return True
+        while (left := at - self._clock()) > 0:
+            await asyncio.sleep(min(left, self._lease_seconds / 3))
+            renewed = await self._store.renew_lease(
+                item, lease_seconds=self._lease_seconds, now=self._clock()
+            )
+            if not renewed:
+                return False
+        return True
 
     async def _deliver(self, item: OutboxItem) -> None:
         blocks: list[dict[str, Any]] = json.loads(item.blocks_json)

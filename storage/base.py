@@ -144,6 +144,10 @@ class Store(Protocol):
     async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
         """Release `item`'s lease and make it due again at `at`."""
 
+    async def renew_lease(self, item: OutboxItem, *, lease_seconds: float, now: float) -> bool:
+        """Extend `item`'s lease to `now + lease_seconds`; False if it is no longer ours (it
+        ran out and another sender claimed the item, or the item was completed)."""
+
     async def reserve_channel(self, channel: str, *, interval: float, now: float) -> float:
         """Book the next send slot of `channel`, shared by every replica: the time (>= `now`)
         the caller may send; the slot after it is `interval` seconds later.

@@ -142,6 +142,17 @@ end
 return 1
 """
 
+# KEYS: msg, due. ARGV: key, lease, lease_until. The due score is max(due_at, lease_until).
+_RENEW_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'lease', 'due_at', 'pending')
+if f[1] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'lease_until', ARGV[3])
+if f[3] == '1' then
+  redis.call('ZADD', KEYS[2], math.max(tonumber(f[2]), tonumber(ARGV[3])), ARGV[1])
+end
+return 1
+"""
+
 
 # KEYS: pace:<channel>. ARGV: now, interval. The key outlives its slot by a minute, then goes.
 _RESERVE_LUA = """
@@ -192,6 +203,7 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM_LUA)
         self._complete = client.register_script(_COMPLETE_LUA)
         self._retry = client.register_script(_RETRY_LUA)
+        self._renew = client.register_script(_RENEW_LUA)
         self._reserve = client.register_script(_RESERVE_LUA)
 
     @classmethod
@@ -310,6 +322,14 @@ class RedisStore:
         keys = [self._key("msg", item.key), self._key("due")]
         with _translated():
             await self._retry(keys=keys, args=[item.key, item.lease, _num(at), error[:500]])
+
+    async def renew_lease(self, item: OutboxItem, *, lease_seconds: float, now: float) -> bool:
+        keys = [self._key("msg", item.key), self._key("due")]
+        with _translated():
+            renewed = await self._renew(
+                keys=keys, args=[item.key, item.lease, _num(now + lease_seconds)]
+            )
+        return bool(renewed)
 
     async def reserve_channel(self, channel: str, *, interval: float, now: float) -> float:
         with _translated():

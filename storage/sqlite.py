@@ -303,6 +303,16 @@ class SqliteStore:
             )
         )
 
+    async def renew_lease(self, item: OutboxItem, *, lease_seconds: float, now: float) -> bool:
+        def op(db: sqlite3.Connection) -> bool:
+            renewed = db.execute(
+                "UPDATE messages SET lease_until = ? WHERE key = ? AND lease = ?",
+                (now + lease_seconds, item.key, item.lease),
+            )
+            return renewed.rowcount == 1
+
+        return await self._run(self._tx(op))
+
     async def reserve_channel(self, channel: str, *, interval: float, now: float) -> float:
         def op(db: sqlite3.Connection) -> float:
             row = db.execute("SELECT next_at FROM pacing WHERE channel = ?", (channel,)).fetchone()

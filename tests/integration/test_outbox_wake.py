@@ -1,5 +1,6 @@
-"""Waking the sender: work for a channel it is pacing waits for the pause, costs no claim now,
-and is still sent; work for another channel is not held up by it."""
+"""Waking and waiting: work for a channel the sender is pacing waits for the pause, costs no
+claim now, and is still sent; work for another channel is not held up by it. A sender waiting
+for a slot longer than its lease keeps the item; one that lost the item does not send it."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ class ClaimCounter:
 
 
 @pytest.fixture
+async def transport(fake_slack: FakeSlack) -> AsyncIterator[WebApiTransport]:
+    async with aiohttp.ClientSession() as session:
+        yield WebApiTransport(
+            make_client(token=BOT_TOKEN, base_url=fake_slack.api_url, session=session)
+        )
+
+
+@pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await open_store(f"sqlite:///{tmp_path / 'outbox.db'}")
     yield opened
@@ -61,13 +70,10 @@ async def queue(store: Store, key: str, channel: str, text: str) -> None:
 
 
 async def test_work_for_a_paced_channel_waits_its_turn_without_a_claim_and_is_not_lost(
-    store: Store, fake_slack: FakeSlack
+    store: Store, transport: WebApiTransport, fake_slack: FakeSlack
 ) -> None:
     counted = ClaimCounter(store)
-    async with aiohttp.ClientSession() as session:
-        transport = WebApiTransport(
-            make_client(token=BOT_TOKEN, base_url=fake_slack.api_url, session=session)
-        )
+    if True:
         sender = OutboxSender(counted, transport, Metrics(), pacing=PACING)  # type: ignore[arg-type]
         sender.start()
         try:
@@ -97,3 +103,60 @@ async def test_work_for_a_paced_channel_waits_its_turn_without_a_claim_and_is_no
     updates = fake_slack.calls("chat.update")
     assert [u.params["text"] for u in updates] == ["update 19"]  # coalesced, the latest
     assert (await store.outbox_stats()).pending == 0
+
+
+async def other_replica_claims(store: Store, *, seconds: float) -> list[OutboxItem]:
+    """What a second replica polling the outbox gets over `seconds`."""
+    got: list[OutboxItem] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        item = await store.claim(owner="r2", lease_seconds=30, now=time.time(), exclude_channels=())
+        if item is not None:
+            got.append(item)
+        await asyncio.sleep(0.05)
+    return got
+
+
+async def test_a_wait_for_the_channel_longer_than_the_lease_keeps_the_item(
+    store: Store, transport: WebApiTransport, fake_slack: FakeSlack
+) -> None:
+    # Another replica was told Retry-After: 2 for #a; this sender's lease is 0.5 s.
+    started = time.time()
+    await store.reserve_channel("#a", interval=2.0, now=started)
+    sender = OutboxSender(store, transport, Metrics(), pacing=0.0, lease_seconds=0.5)
+    sender.start()
+    try:
+        await queue(store, "m:a", "#a", "after the wait")
+        sender.notify("#a")
+        await asyncio.sleep(0.1)  # claimed, waiting for the slot
+        stolen = await other_replica_claims(store, seconds=2.4)
+        await fake_slack.wait_for(lambda f: len(f.calls("chat.postMessage")) == 1, timeout=5)
+    finally:
+        await sender.stop()
+
+    assert stolen == [], "the item was claimable while its sender waited for the slot"
+    post = fake_slack.calls("chat.postMessage")[0]
+    assert post.at - started >= 1.9
+    assert (await store.outbox_stats()).pending == 0
+
+
+async def test_a_sender_that_lost_its_item_while_waiting_does_not_send_it(
+    store: Store, transport: WebApiTransport, fake_slack: FakeSlack
+) -> None:
+    await store.reserve_channel("#a", interval=1.5, now=time.time())
+    sender = OutboxSender(store, transport, Metrics(), pacing=0.0, lease_seconds=0.6)
+    sender.start()
+    try:
+        await queue(store, "m:a", "#a", "contested")
+        sender.notify("#a")
+        await asyncio.sleep(0.1)  # claimed, waiting for the slot
+        # This sender stalled past its lease (as if paused), and another replica took over:
+        taken = await store.claim(
+            owner="r2", lease_seconds=30, now=time.time() + 5, exclude_channels=()
+        )
+        assert taken is not None
+        await asyncio.sleep(2.0)
+    finally:
+        await sender.stop()
+
+    assert fake_slack.calls("chat.postMessage") == []

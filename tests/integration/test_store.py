@@ -218,6 +218,28 @@ async def test_a_leased_item_is_claimable_again_only_after_its_lease(store: Stor
     assert again.lease.startswith("r2:")
 
 
+async def test_renewing_a_lease_keeps_the_item_from_other_senders(store: Store) -> None:
+    await queue(store, update(), now=T0)
+    held = await claimed(store, now=T0)
+    assert await store.renew_lease(held, lease_seconds=LEASE, now=T0 + LEASE - 1)
+    assert await claim(store, now=T0 + LEASE + 1, owner="r2") is None  # still held
+    assert await store.next_due(now=T0 + LEASE + 1) == T0 + 2 * LEASE - 1
+    again = await claim(store, now=T0 + 2 * LEASE, owner="r2")
+    assert again is not None
+
+
+async def test_a_lost_or_finished_lease_cannot_be_renewed(store: Store) -> None:
+    await queue(store, update(), now=T0)
+    first = await claimed(store, now=T0)
+    second = await claim(store, now=T0 + LEASE + 1, owner="r2")  # the first ran out
+    assert second is not None
+    assert not await store.renew_lease(first, lease_seconds=LEASE, now=T0 + LEASE + 2)
+    assert await store.renew_lease(second, lease_seconds=LEASE, now=T0 + LEASE + 2)
+    await store.complete(second, channel_id="C1", ts="1.1", reply_ids=())
+    assert not await store.renew_lease(second, lease_seconds=LEASE, now=T0 + LEASE + 3)
+    assert await store.next_due(now=T0 + LEASE + 3) is None
+
+
 # --- complete ---------------------------------------------------------------------------------
 
 

@@ -282,7 +282,7 @@ def text_objects(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def assert_within_limits(rendered: Rendered) -> None:
-    """Every Block Kit limit Slack enforces on a message, checked independently of render.py."""
+    """Every Block Kit limit Slack enforces on a message, checked independently of gateway.render."""
     blocks = rendered.blocks
     assert 0 < len(rendered.text) <= 4000
     assert 0 < len(blocks) <= 50
@@ -440,7 +440,7 @@ def mrkdwn_texts(rendered: Rendered) -> list[str]:
 
 
 def assert_only_our_own_markup(rendered: Rendered) -> None:
-    """Every `<` left in mrkdwn opens a link, date or mention that render.py built itself."""
+    """Every `<` left in mrkdwn opens a link, date or mention that gateway.render built itself."""
     for text in mrkdwn_texts(rendered):
         for match in re.finditer(r"<[^>]*>", text):
             token = match.group(0)

@@ -269,10 +269,11 @@ async def _slash_acks(
             lambda n: _ack_time(session, url, fake, n),
         )
     except LookupError:
-        return [(name, "n/a (route missing)", "< 3 s", "n/a")]
+        return [(name, "n/a (route missing)", "< 50 ms", "n/a")]
     p99 = pct(acks, 0.99)
     note = f"n={len(acks)}, {sizes.command_concurrency} at a time, max {max(acks):.2f} s"
-    return [(name, f"{p99 * 1000:.0f} ms ({note})", "< 3 s", verdict(p99 < 3.0))]
+    # The target; Slack itself gives up on an answer after 3 s.
+    return [(name, f"{p99 * 1000:.0f} ms ({note})", "< 50 ms", verdict(p99 < 0.05))]
 
 
 # --- (4) memory over a long run -----------------------------------------------------------------

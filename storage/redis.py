@@ -20,8 +20,9 @@ leased items behind the ones that can be claimed. Claim order is that score, the
 SQLite orders by due_at, then queued_at; the two differ only for items whose lease expired.
 Claim looks at no more than CLAIM_SCAN due entries, so if more than that many due items all
 belong to excluded channels, it returns None until those channels are free again.
-The scripts touch keys derived from the prefix, so this needs a single Redis (or a Redis
-Cluster with the whole prefix in one hash tag, e.g. `{chatops}:`).
+The scripts touch keys derived from the prefix that they are not passed, and the client is
+not cluster-aware, so this needs one Redis (a primary, with replicas or Sentinel if wanted);
+Redis Cluster is not supported.
 """
 
 from __future__ import annotations

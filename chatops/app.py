@@ -73,14 +73,21 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     token = _secret(settings.slack_bot_token)
-    timeout = aiohttp.ClientTimeout(total=15, connect=5)
+    # slack_sdk applies its own `timeout` only to sessions it makes: on ours, this one governs.
+    seconds = settings.chatops_slack_timeout
+    timeout = aiohttp.ClientTimeout(total=seconds, connect=min(5, seconds))
     async with aiohttp.ClientSession(timeout=timeout) as session:
         app[HTTP] = session
         if token is None:
             log.warning("slack_console_sink", reason="SLACK_BOT_TOKEN is not set")
             app[TRANSPORT] = ConsoleTransport()
         else:
-            client = make_client(token=token, base_url=settings.slack_api_url, session=session)
+            client = make_client(
+                token=token,
+                base_url=settings.slack_api_url,
+                session=session,
+                timeout=settings.chatops_slack_timeout,
+            )
             app[TRANSPORT] = WebApiTransport(client)
         yield
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     chatops_slack_max_backoff: float = Field(
         default=300.0, gt=0, description="Longest wait between retries of one Slack message."
     )
+    chatops_slack_timeout: int = Field(
+        default=10, ge=1, le=120, description="Seconds to wait for one Slack API answer."
+    )
     chatops_outbox_lease: float = Field(
         default=30.0,
         gt=0,

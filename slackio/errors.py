@@ -17,7 +17,15 @@ class RateLimited(SlackSendError):
 
 
 class SlackUnavailable(SlackSendError):
-    """5xx, timeout, connection refused, garbage body: transient, retry with backoff."""
+    """5xx, timeout, connection refused, garbage body: transient, retry with backoff.
+
+    `maybe_delivered`: the request may have reached Slack and been carried out (a timeout, a
+    dropped connection, a 5xx); False only when it surely was not (connection refused).
+    """
+
+    def __init__(self, code: str, *, maybe_delivered: bool = True) -> None:
+        super().__init__(code)
+        self.maybe_delivered = maybe_delivered
 
 
 class NotInChannel(SlackSendError):

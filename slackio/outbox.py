@@ -24,7 +24,13 @@ from typing import Any
 
 import structlog
 
-from slackio.errors import NotInChannel, RateLimited, SlackRejected, SlackSendError
+from slackio.errors import (
+    NotInChannel,
+    RateLimited,
+    SlackRejected,
+    SlackSendError,
+    SlackUnavailable,
+)
 from slackio.metrics import Metrics
 from slackio.transport import Posted, SlackTransport
 from storage import OutboxItem, Store, StoreError
@@ -224,13 +230,27 @@ class OutboxSender:
         await self._post_replies(item)
 
     async def _adopt(self, item: OutboxItem) -> Posted | None:
-        """After a crash mid-post, find the message the lost attempt may have posted."""
-        found: Posted | None = await self._counted(
-            "conversations.history",
-            self._transport.find_posted(channel=item.channel, key=item.key),
-        )
+        """After a crash or a timeout mid-post, find what the lost attempt may have posted."""
+        found = await self._look_for(item, "conversations.history", item.channel, item.key)
         if found is not None:
             log.warning("slack_message_adopted", key=item.key, ts=found.ts)
+        return found
+
+    async def _look_for(
+        self, item: OutboxItem, method: str, channel: str, key: str, thread_ts: str | None = None
+    ) -> Posted | None:
+        """The earlier attempt's message, if Slack shows it. Where Slack refuses to show it
+        (a private channel the app may not read, a name it cannot resolve), sending again is
+        the lesser harm: a possible repeat rather than a message stuck for good.
+        """
+        try:
+            found: Posted | None = await self._counted(
+                method,
+                self._transport.find_posted(channel=channel, key=key, thread_ts=thread_ts),
+            )
+        except SlackRejected as e:
+            log.warning("slack_lookup_refused", key=item.key, channel=channel, error=e.code)
+            return None
         return found
 
     async def _post_replies(self, item: OutboxItem) -> None:
@@ -241,10 +261,7 @@ class OutboxSender:
         marker = f"{item.key}#reply{item.replies[-1][0]}"
         found = None
         if item.uncertain:
-            found = await self._counted(
-                "conversations.replies",
-                self._transport.find_posted(channel=channel_id, key=marker, thread_ts=ts),
-            )
+            found = await self._look_for(item, "conversations.replies", channel_id, marker, ts)
         if found is None:
             await self._counted(
                 "chat.postMessage",
@@ -296,7 +313,12 @@ class OutboxSender:
             attempt=item.attempts + 1,
             retry_in=round(wait, 2),
         )
-        await self._store.retry_later(item, at=now + wait, error=error.code)
+        # A post or thread reply that may have landed must be looked for before it is repeated
+        # (an update is safe to repeat); an earlier attempt's doubt outlives this one.
+        landed = isinstance(error, SlackUnavailable) and error.maybe_delivered
+        posting = item.needs_post or bool(item.replies)
+        uncertain = item.uncertain or (landed and posting)
+        await self._store.retry_later(item, at=now + wait, error=error.code, uncertain=uncertain)
 
     async def _join(self, item: OutboxItem) -> float:
         try:

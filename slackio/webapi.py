@@ -20,10 +20,16 @@ from slackio.transport import Blocks, Posted
 _TRANSIENT_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "timeout"})
 
 
-def make_client(*, token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+def make_client(
+    *, token: str, base_url: str, session: aiohttp.ClientSession, timeout: int = 10
+) -> AsyncWebClient:
     """One AsyncWebClient per process, on our session; its retries are off (the outbox retries)."""
     return AsyncWebClient(
-        token=token, base_url=base_url, session=session, timeout=10, retry_handlers=[]
+        token=token,
+        base_url=base_url,
+        session=session,
+        timeout=timeout,
+        retry_handlers=[],
     )
 
 
@@ -105,6 +111,8 @@ async def _call(awaitable: Any) -> dict[str, Any]:
         response = await awaitable
     except SlackApiError as e:
         raise _translate(e) from e
+    except aiohttp.ClientConnectorError as e:  # nothing was sent
+        raise SlackUnavailable(type(e).__name__, maybe_delivered=False) from e
     except (TimeoutError, aiohttp.ClientError, ValueError) as e:
         raise SlackUnavailable(type(e).__name__) from e
     data: dict[str, Any] = response.data if isinstance(response.data, dict) else {}

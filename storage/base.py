@@ -10,6 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# The lease value a store keeps on an item whose last attempt may have reached Slack: no real
+# lease looks like it (theirs are `owner:uuid`), so it is never renewed or released by mistake.
+UNCERTAIN = "uncertain"
+
 
 class StoreError(Exception):
     """The store could not be reached or answered wrongly (readiness fails, webhooks get 503)."""
@@ -68,7 +72,8 @@ class OutboxItem:
     attempts: int
     lease: str
     first_queued_at: float
-    # The previous holder's lease ran out without a result: its Slack call may have landed.
+    # A previous attempt may have reached Slack without our knowing (its holder's lease ran
+    # out, or its call timed out): look for what it posted before posting again.
     uncertain: bool = False
 
     @property
@@ -141,8 +146,12 @@ class Store(Protocol):
     ) -> None:
         """Record that `item` reached Slack: its ts, the version sent, the replies posted."""
 
-    async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
-        """Release `item`'s lease and make it due again at `at`."""
+    async def retry_later(
+        self, item: OutboxItem, *, at: float, error: str, uncertain: bool = False
+    ) -> None:
+        """Release `item`'s lease and make it due again at `at`. `uncertain`: the failed call
+        may have reached Slack, so the next claim comes back `uncertain` (look before posting).
+        """
 
     async def renew_lease(self, item: OutboxItem, *, lease_seconds: float, now: float) -> bool:
         """Extend `item`'s lease to `now + lease_seconds`; False if it is no longer ours (it

@@ -43,6 +43,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from storage.base import (
+    UNCERTAIN,
     AuditEntry,
     MessageRecord,
     MessageUpdate,
@@ -131,17 +132,25 @@ end
 return 1
 """
 
-# KEYS: msg, due. ARGV: key, lease, at, error.
-_RETRY_LUA = """
+# KEYS: msg, due. ARGV: key, lease, at, error, "1" if the outcome is uncertain.
+_RETRY_LUA = (
+    """
 if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'due_at', ARGV[3], 'last_error', ARGV[4], 'lease_until', 0)
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HDEL', KEYS[1], 'lease')
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 'lease', '"""
+    + UNCERTAIN
+    + """')
+else
+  redis.call('HDEL', KEYS[1], 'lease')
+end
 if redis.call('HGET', KEYS[1], 'pending') == '1' then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 end
 return 1
 """
+)
 
 # KEYS: msg, due. ARGV: key, lease, lease_until. The due score is max(due_at, lease_until).
 _RENEW_LUA = """
@@ -319,10 +328,13 @@ class RedisStore:
         with _translated():
             await self._complete(keys=keys, args=args)
 
-    async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
+    async def retry_later(
+        self, item: OutboxItem, *, at: float, error: str, uncertain: bool = False
+    ) -> None:
         keys = [self._key("msg", item.key), self._key("due")]
+        args = [item.key, item.lease, _num(at), error[:500], "1" if uncertain else "0"]
         with _translated():
-            await self._retry(keys=keys, args=[item.key, item.lease, _num(at), error[:500]])
+            await self._retry(keys=keys, args=args)
 
     async def renew_lease(self, item: OutboxItem, *, lease_seconds: float, now: float) -> bool:
         keys = [self._key("msg", item.key), self._key("due")]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from storage.base import (
+    UNCERTAIN,
     AuditEntry,
     MessageRecord,
     MessageUpdate,
@@ -292,13 +293,17 @@ class SqliteStore:
 
         await self._run(self._tx(op))
 
-    async def retry_later(self, item: OutboxItem, *, at: float, error: str) -> None:
+    async def retry_later(
+        self, item: OutboxItem, *, at: float, error: str, uncertain: bool = False
+    ) -> None:
+        # An expired lease is what makes a claim `uncertain`; UNCERTAIN stands in for one.
+        lease = UNCERTAIN if uncertain else None
         await self._run(
             self._tx(
                 lambda db: db.execute(
                     "UPDATE messages SET due_at = ?, attempts = attempts + 1, last_error = ?, "
-                    "lease = NULL, lease_until = 0 WHERE key = ? AND lease = ?",
-                    (at, error[:500], item.key, item.lease),
+                    "lease = ?, lease_until = 0 WHERE key = ? AND lease = ?",
+                    (at, error[:500], lease, item.key, item.lease),
                 )
             )
         )

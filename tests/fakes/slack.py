@@ -97,6 +97,7 @@ class _Fault:
     error: str | None = None
     retry_after: int | None = None
     delay: float = 0.0
+    answer_late: float = 0.0
     garbage: bool = False
 
     def response(self) -> web.Response:
@@ -264,6 +265,8 @@ class FakeSlack:
         self._changed = asyncio.Condition()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._port = 0
         for ref in self._not_member:
             self._channel(ref, names=True)
         self._methods: dict[str, Callable[[Json], Json]] = {
@@ -289,7 +292,26 @@ class FakeSlack:
         app.router.add_post("/response/{name}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def refuse_connections(self) -> None:
+        """Slack unreachable: stop listening and drop open connections, so clients get
+        `connection refused` (not an HTTP error) until `accept_connections()`."""
+        if self._runner is None or self._site is None:
+            raise RuntimeError("FakeSlack is not started")
+        await self._site.stop()
+        self._site = None
+        if self._runner.server is not None:
+            await self._runner.server.shutdown(0.1)
+
+    async def accept_connections(self) -> None:
+        """Listen again on the same port."""
+        if self._runner is None:
+            raise RuntimeError("FakeSlack is not started")
+        self._site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        await self._site.start()
 
     async def stop(self) -> None:
         """Stop serving; delayed answers still pending return at once instead of blocking."""
@@ -310,7 +332,7 @@ class FakeSlack:
         """Base URL of the server, e.g. `http://127.0.0.1:PORT`."""
         if self._runner is None:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -392,6 +414,11 @@ class FakeSlack:
         """Sleep before handling the next calls (which then take effect, as on a slow Slack)."""
         self._queue(method, _Fault(delay=seconds), times)
 
+    def answer_late(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Carry out the next calls at once but answer only after `seconds` (a client that
+        gives up sooner cannot know its call took effect)."""
+        self._queue(method, _Fault(answer_late=seconds), times)
+
     def garbage(self, method: str, *, times: int = 1) -> None:
         """Answer the next calls with HTTP 200 and a body that is not JSON."""
         self._queue(method, _Fault(garbage=True), times)
@@ -448,6 +475,11 @@ class FakeSlack:
         try:
             if fault is not None and fault.delay and await self._closed_during(fault.delay):
                 return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
+            if fault is not None and fault.answer_late:
+                response = answer()
+                await self._notify()
+                await self._closed_during(fault.answer_late)
+                return response
             if fault is not None and not fault.delay:
                 return fault.response()
             return answer()

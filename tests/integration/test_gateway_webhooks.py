@@ -135,3 +135,33 @@ async def test_not_in_channel_joins_and_posts(
 
 def _ts(fake: FakeSlack) -> str:
     return str(top_level(fake, "#fraud-ml")[0].ts)
+
+
+async def test_a_post_that_timed_out_but_reached_slack_is_adopted_not_repeated(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    # Slack takes the post but answers after the client gave up: the outcome is unknown.
+    fake_slack.answer_late("chat.postMessage", 3.0)
+    client = await make_app(chatops_slack_timeout=1, chatops_slack_max_backoff=0.5)
+    response = await post_am(client, am_fixture("api_firing_single-alert"))
+    assert response.status == 202
+    await fake_slack.wait_for(lambda f: len(f.calls("conversations.history")) >= 1, timeout=15)
+    await settle(fake_slack)
+    assert len(top_level(fake_slack, "#fraud-ml")) == 1, "the timed-out post was sent again"
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+
+
+async def test_slack_unreachable_then_back_posts_once(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any
+) -> None:
+    await fake_slack.refuse_connections()  # as if Slack (or the proxy to it) were down
+    client = await make_app(chatops_slack_max_backoff=0.3)
+    response = await post_am(client, am_fixture("api_firing_single-alert"))
+    assert response.status == 202, "the webhook is answered while Slack is unreachable"
+    await asyncio.sleep(1.5)
+    assert fake_slack.calls("chat.postMessage") == []
+    await fake_slack.accept_connections()
+    await fake_slack.wait_for(lambda f: len(top_level(f, "#fraud-ml")) == 1, timeout=15)
+    await settle(fake_slack)
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    assert fake_slack.calls("conversations.history") == [], "a refused call cannot have landed"

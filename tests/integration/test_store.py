@@ -240,6 +240,18 @@ async def test_a_lost_or_finished_lease_cannot_be_renewed(store: Store) -> None:
     assert await store.next_due(now=T0 + LEASE + 3) is None
 
 
+async def test_a_retry_whose_call_may_have_landed_comes_back_uncertain(store: Store) -> None:
+    await queue(store, update("a"), update("b"), now=T0)
+    a, b = await claimed(store, now=T0), await claimed(store, now=T0)
+    await store.retry_later(a, at=T0 + 1, error="TimeoutError", uncertain=True)
+    await store.retry_later(b, at=T0 + 1, error="ClientConnectorError")
+    again = {i.key: i for i in [await claimed(store, now=T0 + 2), await claimed(store, now=T0 + 2)]}
+    assert again[a.key].uncertain
+    assert not again[b.key].uncertain
+    assert again[a.key].attempts == 1
+    assert await store.renew_lease(again[a.key], lease_seconds=LEASE, now=T0 + 3)
+
+
 # --- complete ---------------------------------------------------------------------------------
 
 

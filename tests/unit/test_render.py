@@ -282,7 +282,7 @@ def text_objects(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def assert_within_limits(rendered: Rendered) -> None:
-    """Every Block Kit limit Slack enforces on a message, checked independently of gateway.render."""
+    """Every Block Kit limit Slack enforces on a message, checked apart from gateway.render."""
     blocks = rendered.blocks
     assert 0 < len(rendered.text) <= 4000
     assert 0 < len(blocks) <= 50

@@ -7,7 +7,9 @@ paces each channel to about one call per second, across replicas (send slots are
 the store). A claim puts a still-pending item behind the others, so a storm is served round
 robin: each group's latest state, not every intermediate one. 429 waits `Retry-After`; 5xx,
 timeouts and refused connections back off exponentially; nothing is dropped. After a restart
-the pending items are simply still in the store.
+the pending items are simply still in the store. A post whose outcome is unknown (its sender
+died, or its call timed out after Slack may have carried it out) is looked for by its
+metadata before it is sent again, so it is adopted rather than repeated.
 """
 
 from __future__ import annotations

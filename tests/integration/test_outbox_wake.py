@@ -20,7 +20,7 @@ from storage import MessageUpdate, OutboxItem, Store, open_store
 from tests.fakes.app import BOT_TOKEN
 from tests.fakes.slack import FakeSlack
 
-PACING = 0.6
+PACING = 1.0
 BLOCKS = json.dumps([{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}])
 
 
@@ -120,10 +120,10 @@ async def other_replica_claims(store: Store, *, seconds: float) -> list[OutboxIt
 async def test_a_wait_for_the_channel_longer_than_the_lease_keeps_the_item(
     store: Store, transport: WebApiTransport, fake_slack: FakeSlack
 ) -> None:
-    # Another replica was told Retry-After: 2 for #a; this sender's lease is 0.5 s.
+    # Another replica was told Retry-After: 2 for #a; this sender's lease is 0.9 s.
     started = time.time()
     await store.reserve_channel("#a", interval=2.0, now=started)
-    sender = OutboxSender(store, transport, Metrics(), pacing=0.0, lease_seconds=0.5)
+    sender = OutboxSender(store, transport, Metrics(), pacing=0.0, lease_seconds=0.9)
     sender.start()
     try:
         await queue(store, "m:a", "#a", "after the wait")

@@ -185,10 +185,9 @@ class OutboxSender:
         several replicas), so the lease is renewed while waiting and once more at the end,
         giving the Slack calls a whole lease. False if the lease was lost meanwhile.
         """
-        now = self._clock()
-        at = await self._store.reserve_channel(item.channel, interval=self._pacing, now=now)
-        if at <= now:
-            return True
+        at = await self._store.reserve_channel(
+            item.channel, interval=self._pacing, now=self._clock()
+        )
         while (left := at - self._clock()) > 0:
             await asyncio.sleep(min(left, self._lease_seconds / 3))
             renewed = await self._store.renew_lease(

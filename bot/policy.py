@@ -1,4 +1,4 @@
-"""Who may request and who may approve each action, per environment (CONTRACT §3.2).
+"""Who may request and who may approve each action, per environment (docs/configuration.md).
 
 A `Policy` maps action -> environment (or "*") -> `Rule`. With no rule at all, anyone may run
 anything without approval: the zero-config default. The checks raise `NotAllowed` with a message
@@ -78,7 +78,7 @@ class Policy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Mapping[str, Mapping[str, object]]]) -> Policy:
-        """Build from the config's plain `policy:` data (see CONTRACT §3.2).
+        """Build from the config's plain `policy:` data (see docs/configuration.md).
 
         The config model has validated the shape already; this still refuses anything it would
         otherwise silently ignore (an unknown action or key, an environment-scoped retrain rule),

@@ -32,7 +32,7 @@ log = structlog.get_logger("chatops")
 
 
 def create_app(settings: Settings, config: AppConfig | None = None) -> web.Application:
-    """Build the aiohttp application with every route of CONTRACT §4."""
+    """Build the aiohttp application with every route in docs/architecture.md."""
     app = web.Application(middlewares=[edge], client_max_size=2 * 2**20)
     app[SETTINGS] = settings
     app[CONFIG] = config or AppConfig()

@@ -1,4 +1,4 @@
-"""The YAML config file (CONTRACT §3.2), validated with pydantic; unknown keys are errors."""
+"""The YAML config file (docs/configuration.md), validated with pydantic; unknown keys are errors."""
 
 from __future__ import annotations
 

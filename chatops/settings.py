@@ -1,4 +1,4 @@
-"""The one typed Settings object: secrets and endpoints from the environment (CONTRACT §3.1)."""
+"""The one typed Settings object: secrets and endpoints from the environment (docs/configuration.md)."""
 
 from __future__ import annotations
 

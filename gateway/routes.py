@@ -1,6 +1,6 @@
 """HTTP edge of the gateway: read, authenticate, validate, call the use case, answer.
 
-Inbound rules (CONTRACT §4.1): bearer token compared in constant time (401), bodies over
+Inbound rules (docs/security.md): bearer token compared in constant time (401), bodies over
 1 MiB (413), bad JSON or shape (400 naming the fields), store down (503, so Alertmanager
 retries). A valid webhook is answered once it is durably recorded, before Slack is called.
 """

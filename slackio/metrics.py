@@ -1,4 +1,4 @@
-"""The service's Prometheus metrics (CONTRACT §7), one registry per app, no globals."""
+"""The service's Prometheus metrics (docs/operations.md), one registry per app, no globals."""
 
 from __future__ import annotations
 

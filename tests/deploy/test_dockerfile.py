@@ -1,4 +1,4 @@
-"""The Dockerfile is lint-clean and keeps the image promises of CONTRACT §8.
+"""The Dockerfile is lint-clean and keeps the image promises of docs/operations.md.
 
 No container engine here: hadolint checks the file, these tests check its
 instructions, and test_wheel_install.py replays the builder's install steps.

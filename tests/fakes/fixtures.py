@@ -1,34 +1,24 @@
-"""Access to the captured webhook bodies in ../shared/fixtures (real Alertmanager 0.25 output)."""
+"""Access to the captured webhook bodies in tests/fixtures (real Alertmanager 0.25 output)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_CANDIDATES = [
-    Path(os.environ.get("CHATOPS_FIXTURES_DIR", ""))
-    if os.environ.get("CHATOPS_FIXTURES_DIR")
-    else None,
-    Path(__file__).resolve().parents[3] / "shared" / "fixtures",
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures",
-]
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def fixtures_dir() -> Path:
-    """Directory holding `alertmanager/` and `drift/` captured bodies."""
-    for candidate in _CANDIDATES:
-        if candidate is not None and (candidate / "alertmanager").is_dir():
-            return candidate
-    raise RuntimeError("shared/fixtures not found; set CHATOPS_FIXTURES_DIR")
+    """Directory holding the `alertmanager/` and `drift/` captured bodies."""
+    return FIXTURES_DIR
 
 
 def fixture_bytes(relative: str) -> bytes:
     """Raw bytes of one fixture file, e.g. 'alertmanager/api_firing_single-alert.json'."""
-    return (fixtures_dir() / relative).read_bytes()
+    return (FIXTURES_DIR / relative).read_bytes()
 
 
 def fixture_json(relative: str) -> Any:

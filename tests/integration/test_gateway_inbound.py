@@ -1,4 +1,4 @@
-"""Inbound rules (CONTRACT §4.1): 401/400/413/405 as JSON, nothing posted; health and metrics."""
+"""Inbound rules (docs/security.md): 401/400/413/405 as JSON, nothing posted; health and metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Config file validation (CONTRACT §3.2) and `chatops check-config`."""
+"""Config file validation (docs/configuration.md) and `chatops check-config`."""
 
 from __future__ import annotations
 
@@ -10,44 +10,11 @@ import yaml
 from chatops.cli import main
 from chatops.config import ConfigError, parse_config, parse_duration
 
-CONTRACT_EXAMPLE = """
-slack:
-  default_channel: "#ml-alerts"
-models:
-  fraud-detector:
-    channel: "#fraud-ml"
-    environments: [staging, production]
-    pipeline:
-      provider: gitlab
-      project: ml/fraud-detector
-      ref: main
-      variables: {MODEL_NAME: fraud-detector}
-  churn-predictor:
-    environments: [staging, production]
-    pipeline:
-      provider: github
-      repo: acme/churn-predictor
-      ref: main
-      workflows: {retrain: retrain.yml, deploy: deploy.yml, rollback: rollback.yml}
-policy:
-  retrain:   {"*": {approvals: 0}}
-  deploy:
-    staging:    {approvals: 0}
-    production: {approvals: 1, approvers: [U0APPROVER1, U0APPROVER2]}
-  rollback:  {"*": {approvals: 0, requesters: [U0ONCALL1, U0ONCALL2]}}
-drift:
-  default_model: fraud-detector
-  queries:
-    score: 'model_drift_score{model="{model}"}'
-    p_value: 'model_drift_p_value{model="{model}"}'
-    events_24h: 'sum(increase(model_drift_events_total{model="{model}"}[24h]))'
-dedup:
-  window: 4h
-"""
+README_EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "chatops.yaml").read_text()
 
 
-def test_contract_example_is_valid() -> None:
-    config = parse_config(yaml.safe_load(CONTRACT_EXAMPLE))
+def test_readme_example_is_valid() -> None:
+    config = parse_config(yaml.safe_load(README_EXAMPLE))
     assert config.dedup.window == 4 * 3600
     assert config.channel_for("fraud-detector") == "#fraud-ml"
     assert config.channel_for("churn-predictor") == "#ml-alerts"
@@ -55,7 +22,7 @@ def test_contract_example_is_valid() -> None:
 
 
 def test_every_problem_is_reported_by_path() -> None:
-    raw = yaml.safe_load(CONTRACT_EXAMPLE)
+    raw = yaml.safe_load(README_EXAMPLE)
     del raw["models"]["fraud-detector"]["pipeline"]["project"]
     raw["models"]["churn-predictor"]["colour"] = "blue"
     raw["dedup"]["window"] = "soon"
@@ -74,7 +41,7 @@ def test_durations(text: str | int, seconds: float) -> None:
 
 def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.yaml"
-    good.write_text(CONTRACT_EXAMPLE)
+    good.write_text(README_EXAMPLE)
     assert main(["check-config", str(good)]) == 0
     assert "model fraud-detector: gitlab" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"

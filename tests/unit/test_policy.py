@@ -1,4 +1,4 @@
-"""Policy lookup and the request/approver checks (CONTRACT §3.2)."""
+"""Policy lookup and the request/approver checks (docs/configuration.md)."""
 
 from __future__ import annotations
 

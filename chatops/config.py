@@ -1,4 +1,4 @@
-"""The YAML config file (docs/configuration.md), validated with pydantic; unknown keys are errors."""
+"""The YAML config file (docs/configuration.md), checked by pydantic; unknown keys are errors."""
 
 from __future__ import annotations
 

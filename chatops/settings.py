@@ -1,4 +1,7 @@
-"""The one typed Settings object: secrets and endpoints from the environment (docs/configuration.md)."""
+"""The one typed Settings object: secrets and endpoints from the environment.
+
+See docs/configuration.md.
+"""
 
 from __future__ import annotations
 

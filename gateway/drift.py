@@ -1,4 +1,4 @@
-"""Drift webhooks (docs/architecture.md, "Drift"): two body formats, HMAC signatures, one message per model.
+"""Drift webhooks (docs/architecture.md): two body formats, HMAC signatures, one message per model.
 
 Formats: the existing script's `{"event": "drift", "payload": {"p_val", "is_drift", ...}}` and
 an Evidently-style summary `{"event": "drift", "source": "evidently", "payload": {...}}`.

@@ -19,9 +19,11 @@ from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
 from chatops.settings import Settings
-from gateway.routes import GATEWAY
+from gateway.registry_events import RegistryEvents, WatchedModel
+from gateway.routes import GATEWAY, REGISTRY_EVENTS
 from gateway.routes import add_routes as add_gateway_routes
 from gateway.service import Gateway, GatewayOptions
+from registry.mlflow import MlflowRegistry
 from slackio.console import ConsoleTransport
 from slackio.metrics import Metrics
 from slackio.outbox import OutboxSender
@@ -37,7 +39,7 @@ def create_app(settings: Settings, config: AppConfig | None = None) -> web.Appli
     app[SETTINGS] = settings
     app[CONFIG] = config or AppConfig()
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend([_store, _slack, _sender, _gateway])
+    app.cleanup_ctx.extend([_store, _slack, _sender, _gateway, _registry])
     app.cleanup_ctx.append(bot_ctx)
     add_service_routes(app)
     add_gateway_routes(app)
@@ -113,4 +115,37 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
     if options.webhook_token is None:
         log.warning("webhook_auth_disabled", reason="CHATOPS_WEBHOOK_TOKEN is not set")
     app[GATEWAY] = Gateway(app[STORE], options, app[METRICS], wake_sender=app[SENDER].notify)
+    yield
+
+
+def watched_models(config: AppConfig) -> dict[str, WatchedModel]:
+    """Registered model name -> the configured model whose versions get promotion cards."""
+    return {
+        m.registry.name: WatchedModel(
+            model=name,
+            channel=config.channel_for(name),
+            champion_alias=m.registry.champion_alias,
+            metrics=dict(m.registry.metrics),
+        )
+        for name, m in config.models.items()
+        if m.registry is not None
+    }
+
+
+async def _registry(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    registry = None
+    if settings.mlflow_tracking_uri:
+        registry = MlflowRegistry(
+            app[HTTP],
+            tracking_uri=settings.mlflow_tracking_uri,
+            token=_secret(settings.mlflow_tracking_token),
+        )
+    app[REGISTRY_EVENTS] = RegistryEvents(
+        app[STORE],
+        registry,
+        watched_models(app[CONFIG]),
+        secret=_secret(settings.chatops_mlflow_webhook_secret),
+        wake_sender=app[SENDER].notify,
+    )
     yield

@@ -53,10 +53,33 @@ class GitHubPipeline(_Strict):
 Pipeline = Annotated[GitLabPipeline | GitHubPipeline, Field(discriminator="provider")]
 
 
+class RegistryConfig(_Strict):
+    """Where a model's versions live in the model registry (MLflow) and how to compare them."""
+
+    name: Annotated[str, Field(min_length=1)]
+    champion_alias: Annotated[str, Field(min_length=1)] = "champion"
+    metrics: dict[str, Literal["max", "min"]] = Field(default_factory=dict)
+    deploy_on_promote: list[str] = Field(default_factory=list)
+
+
 class ModelConfig(_Strict):
     channel: str | None = None
     environments: list[str] = Field(default_factory=list)
     pipeline: Pipeline | None = None
+    registry: RegistryConfig | None = None
+
+    @model_validator(mode="after")
+    def _promote_targets_known(self) -> ModelConfig:
+        unknown = [
+            e
+            for e in (self.registry.deploy_on_promote if self.registry else [])
+            if e not in self.environments
+        ]
+        if unknown:
+            raise ValueError(
+                f"registry.deploy_on_promote: {', '.join(unknown)} is not in environments"
+            )
+        return self
 
 
 class RuleConfig(_Strict):

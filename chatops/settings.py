@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
+    mlflow_tracking_uri: str | None = None
+    mlflow_tracking_token: SecretStr | None = None
+    chatops_mlflow_webhook_secret: SecretStr | None = None
     chatops_webhook_token: SecretStr | None = None
     chatops_drift_secret: SecretStr | None = None
     chatops_store_url: str = "sqlite:///./chatops.db"

@@ -18,12 +18,15 @@ from aiohttp import web
 from gateway.alertmanager import parse_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
+from gateway.mlflow import parse_registry_event, verify_delivery
+from gateway.registry_events import RegistryEvents
 from gateway.service import Gateway, Outcome
 from storage import StoreError
 
 log = structlog.get_logger("gateway.http")
 
 GATEWAY = web.AppKey("gateway", Gateway)
+REGISTRY_EVENTS = web.AppKey("registry_events", RegistryEvents)
 MAX_BODY = 1024 * 1024
 
 
@@ -31,6 +34,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/webhooks/alertmanager", alertmanager_webhook)
     app.router.add_post("/webhooks/drift", drift_webhook)
     app.router.add_post("/drift-webhook", drift_webhook)
+    app.router.add_post("/webhooks/mlflow", mlflow_webhook)
 
 
 def error_response(status: int, error: str, details: list[str] | None = None) -> web.Response:
@@ -145,3 +149,21 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
 
 async def drift_webhook(request: web.Request) -> web.Response:
     return await _webhook(request, "drift", _handle_drift)
+
+
+async def _handle_mlflow(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
+    events = request.app[REGISTRY_EVENTS]
+    if events.secret is None:
+        raise Unauthorized(
+            "MLflow webhooks need CHATOPS_MLFLOW_WEBHOOK_SECRET (the MLflow webhook's secret)"
+        )
+    delivery = verify_delivery(
+        events.secret, headers=dict(request.headers), body=body, now=time.time()
+    )
+    event = parse_registry_event(body)
+    structlog.contextvars.bind_contextvars(registered_model=event.name, delivery_id=delivery)
+    return await events.ingest(event, delivery_id=delivery)
+
+
+async def mlflow_webhook(request: web.Request) -> web.Response:
+    return await _webhook(request, "mlflow", _handle_mlflow)

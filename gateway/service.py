@@ -34,6 +34,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     NO_DRIFT = "no_drift"
+    IGNORED = "ignored"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,13 @@ by Slack, so it is only clipped. Buttons follow the contract in `gateway.actions
 
 from gateway.render.drift import render_drift
 from gateway.render.incident import render_changes, render_incident
+from gateway.render.promotion import render_promotion
 from slackio.blocks import Rendered
 
-__all__ = ["Rendered", "render_changes", "render_drift", "render_incident"]
+__all__ = [
+    "Rendered",
+    "render_changes",
+    "render_drift",
+    "render_incident",
+    "render_promotion",
+]

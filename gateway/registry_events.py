@@ -1,0 +1,240 @@
+"""Registry events in, promotion cards out: the use case behind `POST /webhooks/mlflow`.
+
+A new version of a configured model becomes one card comparing its run's metrics with the
+current champion's (read from the registry, since MLflow's event carries neither). A moved or
+removed champion alias updates the cards concerned. MLflow reports a moved alias as one
+`model_version_alias.created` for the new version only, and a removed one without a version,
+so the store remembers which version's card holds the alias. Every delivery id is remembered:
+MLflow retries, and a retry changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+import structlog
+
+from gateway.mlflow import RegistryEvent, RegistryEventKind
+from gateway.promotions import (
+    Direction,
+    PromotionCard,
+    became_champion,
+    champion_key,
+    compare,
+    dump_card,
+    load_card,
+    lost_champion,
+    message_key,
+)
+from gateway.render import render_promotion
+from gateway.service import Outcome
+from registry import ModelRegistry, RegistryError, RunSummary
+from storage import MessageUpdate, Store, StoreError
+
+log = structlog.get_logger("gateway.registry")
+
+_CAS_ATTEMPTS = 20
+_DELIVERY_TTL = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class WatchedModel:
+    """A configured model whose registry versions get cards."""
+
+    model: str
+    channel: str
+    champion_alias: str = "champion"
+    metrics: Mapping[str, Direction] = field(default_factory=dict)
+
+
+class RegistryEvents:
+    """Folds registry events into promotion cards; the outbox sender posts them."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: ModelRegistry | None,
+        watched: Mapping[str, WatchedModel],
+        *,
+        secret: str | None,
+        wake_sender: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.watched = watched
+        self.secret = secret
+        self.wake_sender = wake_sender
+        self._clock = clock
+
+    async def ingest(self, event: RegistryEvent, *, delivery_id: str) -> Outcome:
+        """Handle one verified delivery exactly once."""
+        now = self._clock()
+        key = f"mlflow-delivery:{delivery_id}"
+        if await self.store.seen([key], now=now):
+            return Outcome.DUPLICATE
+        watched = self.watched.get(event.name)
+        outcome = Outcome.IGNORED
+        if watched is not None:
+            outcome = await self._dispatch(event, watched, now)
+        await self.store.mark_seen([key], ttl=_DELIVERY_TTL, now=now)
+        log.info("registry_event", event=event.kind.value, name=event.name, outcome=outcome.value)
+        return outcome
+
+    async def _dispatch(self, event: RegistryEvent, watched: WatchedModel, now: float) -> Outcome:
+        if event.kind is RegistryEventKind.VERSION_CREATED and event.version:
+            return await self._new_card(event, event.version, watched, now)
+        if event.alias != watched.champion_alias:
+            return Outcome.IGNORED
+        if event.kind is RegistryEventKind.ALIAS_CREATED and event.version:
+            return await self._champion_moved(event.name, event.version, watched, now)
+        if event.kind is RegistryEventKind.ALIAS_DELETED:
+            return await self._champion_moved(event.name, None, watched, now)
+        return Outcome.IGNORED
+
+    async def _new_card(
+        self, event: RegistryEvent, version: str, watched: WatchedModel, now: float
+    ) -> Outcome:
+        key = message_key(event.name, version)
+        if await self.store.get_state(key) is not None:
+            return Outcome.DUPLICATE
+        card = await self._build_card(event, version, watched)
+        if not await self.store.save(
+            key=key,
+            data=dump_card(card),
+            expected_version=0,
+            messages=[self._message(card, watched, reply=None)],
+            now=now,
+        ):
+            return Outcome.DUPLICATE
+        self.wake_sender(watched.channel)
+        return Outcome.ACCEPTED
+
+    async def _build_card(
+        self, event: RegistryEvent, version: str, watched: WatchedModel
+    ) -> PromotionCard:
+        card = PromotionCard(
+            model=watched.model,
+            registered_name=event.name,
+            version=version,
+            run_id=event.run_id,
+            source=event.source,
+            tags=tuple(sorted(event.tags.items())),
+        )
+        if self.registry is None:
+            return _with_problem(card, "MLFLOW_TRACKING_URI is not set: no metrics to compare")
+        try:
+            return await self._with_metrics(card, watched)
+        except RegistryError as e:
+            log.warning("registry_lookup_failed", name=event.name, version=version, error=str(e))
+            return _with_problem(card, f"metrics unavailable: {e}")
+
+    async def _with_metrics(self, card: PromotionCard, watched: WatchedModel) -> PromotionCard:
+        assert self.registry is not None
+        run = await self._run(card.run_id)
+        champion = await self.registry.get_alias(
+            name=card.registered_name, alias=watched.champion_alias
+        )
+        champion_run = None
+        if champion is not None and champion.version != card.version:
+            champion_run = await self._run(champion.run_id)
+        return replace(
+            card,
+            run_name=run.name if run else "",
+            run_link=run.link if run else "",
+            champion_version=champion.version if champion else None,
+            metrics=compare(
+                watched.metrics,
+                run.metrics if run else {},
+                champion_run.metrics if champion_run else ({} if champion else None),
+            ),
+        )
+
+    async def _run(self, run_id: str | None) -> RunSummary | None:
+        assert self.registry is not None
+        return await self.registry.get_run(run_id=run_id) if run_id else None
+
+    async def _champion_moved(
+        self, name: str, version: str | None, watched: WatchedModel, now: float
+    ) -> Outcome:
+        previous = await self._remember_champion(name, version, now)
+        if previous == version:
+            return Outcome.DUPLICATE
+        alias = watched.champion_alias
+        if previous is not None:
+            note = (
+                f"{alias} alias moved to v{version} in MLflow"
+                if version
+                else f"{alias} alias removed in MLflow"
+            )
+            await self._update_card(name, previous, watched, now, lambda c: lost_champion(c, note))
+        if version is not None:
+            note = f"now {alias}, set in MLflow"
+            await self._update_card(name, version, watched, now, lambda c: became_champion(c, note))
+        return Outcome.ACCEPTED
+
+    async def _remember_champion(self, name: str, version: str | None, now: float) -> str | None:
+        """Record which version holds the alias; return the one that held it before."""
+        key = champion_key(name)
+        for _ in range(_CAS_ATTEMPTS):
+            stored = await self.store.get_state(key)
+            previous = json.loads(stored.data).get("version") if stored else None
+            if previous == version:
+                return previous
+            data = json.dumps({"version": version})
+            if await self.store.save(
+                key=key, data=data, expected_version=stored.version if stored else 0, now=now
+            ):
+                return previous
+        raise StoreError(f"too much contention on {key}")
+
+    async def _update_card(
+        self,
+        name: str,
+        version: str,
+        watched: WatchedModel,
+        now: float,
+        change: Callable[[PromotionCard], PromotionCard],
+    ) -> None:
+        key = message_key(name, version)
+        for _ in range(_CAS_ATTEMPTS):
+            stored = await self.store.get_state(key)
+            if stored is None:
+                return  # a version registered before the service watched it: no card to update
+            card = load_card(stored.data)
+            changed = change(card)
+            if changed == card:
+                return
+            message = self._message(changed, watched, reply=changed.notes[-1])
+            if await self.store.save(
+                key=key,
+                data=dump_card(changed),
+                expected_version=stored.version,
+                messages=[message],
+                now=now,
+            ):
+                self.wake_sender(message.channel)
+                return
+        raise StoreError(f"too much contention on {key}")
+
+    def _message(
+        self, card: PromotionCard, watched: WatchedModel, *, reply: str | None
+    ) -> MessageUpdate:
+        rendered = render_promotion(card)
+        return MessageUpdate(
+            key=card.message_key,
+            channel=watched.channel,
+            text=rendered.text,
+            blocks_json=json.dumps(rendered.blocks),
+            reply=reply,
+            metadata_json=json.dumps(
+                {"event_type": "chatops_promotion", "event_payload": {"key": card.message_key}}
+            ),
+        )
+
+
+def _with_problem(card: PromotionCard, problem: str) -> PromotionCard:
+    return replace(card, problem=problem)

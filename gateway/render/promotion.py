@@ -1,0 +1,87 @@
+"""The promotion card of one registered model version."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from gateway.promotions import CardStatus, MetricRow, PromotionCard, Verdict
+from gateway.render.parts import (
+    Block,
+    context_block,
+    fallback_text,
+    fields_block,
+    header_block,
+    section_block,
+)
+from slackio.blocks import MAX_BLOCKS, Rendered, clip, code, escape, link, safe_url
+
+_HEADINGS: Final = {
+    CardStatus.CANDIDATE: ("🆕", "New version"),
+    CardStatus.CHAMPION: ("🏆", "Champion"),
+    CardStatus.REPLACED: ("🗄️", "Former champion"),
+}
+_MARKS: Final = {
+    Verdict.BETTER: "✅",
+    Verdict.WORSE: "⚠️",
+    Verdict.SAME: "🟰",
+    Verdict.UNKNOWN: "❔",
+}
+_MAX_TAGS: Final = 10
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _metric_line(row: MetricRow, champion_version: str | None) -> str:
+    arrow = "↑" if row.direction == "max" else "↓"
+    line = f"{_MARKS[row.verdict]} `{code(row.name, 60)}` {arrow} *{_num(row.value)}*"
+    if champion_version is None:
+        return line
+    line += f" vs {_num(row.champion)} (v{escape(clip(champion_version, 20))})"
+    if row.value is not None and row.champion is not None:
+        line += f", {row.value - row.champion:+.4g}"
+    return line
+
+
+def _comparison(card: PromotionCard) -> str:
+    if not card.metrics:
+        return "No metrics configured for this model (`registry.metrics`)."
+    if card.champion_version is None:
+        head = "*No champion yet*: nothing to compare with."
+    else:
+        head = f"*Compared with champion v{escape(clip(card.champion_version, 20))}*"
+    rows = [_metric_line(row, card.champion_version) for row in card.metrics]
+    return "\n".join([head, *rows])
+
+
+def _fields(card: PromotionCard) -> list[tuple[str, str]]:
+    pairs = [
+        ("Model", escape(clip(card.model, 200))),
+        ("Version", f"v{escape(clip(card.version, 50))}"),
+    ]
+    run = escape(clip(card.run_name or card.run_id or "unknown", 100))
+    pairs.append(("Run", link(card.run_link, run) if safe_url(card.run_link) else run))
+    if card.registered_name != card.model:
+        pairs.append(("Registered as", escape(clip(card.registered_name, 200))))
+    return pairs
+
+
+def render_promotion(card: PromotionCard) -> Rendered:
+    """The card: version, run, metrics beside the champion's, tags, what happened since."""
+    emoji, word = _HEADINGS[card.status]
+    blocks: list[Block] = [header_block(f"{emoji} {word}: {card.model} v{card.version}")]
+    blocks.append(fields_block("chatops.version", _fields(card)))
+    blocks.append(section_block("chatops.metrics", _comparison(card)))
+    if card.problem:
+        blocks.append(context_block("chatops.problem", [f"⚠️ {escape(clip(card.problem, 500))}"]))
+    if card.tags:
+        tags = [f"`{code(k, 40)}`={code(v, 60)}" for k, v in card.tags[:_MAX_TAGS]]
+        blocks.append(context_block("chatops.tags", [" ".join(tags)]))
+    if card.notes:
+        blocks.append(context_block("chatops.notes", [escape(n) for n in card.notes]))
+    better = sum(r.verdict is Verdict.BETTER for r in card.metrics)
+    worse = sum(r.verdict is Verdict.WORSE for r in card.metrics)
+    summary = f"{better} better, {worse} worse" if card.champion_version else "no champion yet"
+    text = f"{emoji} {word}: {escape(card.model)} v{escape(card.version)} ({summary})"
+    return Rendered(text=fallback_text(text), blocks=blocks[:MAX_BLOCKS])

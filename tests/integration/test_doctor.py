@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
+from bot.gitlab_ci import GitLabCI
 from bot.manifest import BOT_SCOPES
+from bot.pipelines import PipelineRequest, PipelineTarget, ProviderRejected
 from chatops.cli import main
 from chatops.config import AppConfig, parse_config
 from chatops.doctor import Check, report, run_doctor
@@ -318,8 +321,15 @@ async def test_gitlab_variables_blocked_for_developer(env: Env) -> None:
     assert not check.ok
     assert "need the maintainer role, the token has Developer" in check.detail
     assert "GitLab.com's default" in check.detail
-    # the fake enforces the same rule, so the doctor's verdict is what a request would meet
-    assert not env.gitlab.may_set_variables(env.gitlab.projects[PROJECT])
+    # the fake enforces the same rule: a real request meets what the doctor said
+    gl = GitLabCI(url=env.gitlab.url, token=SecretStr(GITLAB_TOKEN), timeout=5)
+    target = PipelineTarget(model="fraud-detector", provider="gitlab", project=PROJECT)
+    request = PipelineRequest(action="retrain", model="fraud-detector")
+    try:
+        with pytest.raises(ProviderRejected, match="Insufficient permissions"):
+            await gl.start(target=target, request=request)
+    finally:
+        await gl.close()
 
 
 async def test_gitlab_variables_no_one_allowed_and_maintainer_ok(env: Env) -> None:

@@ -38,8 +38,7 @@ async def gitlab_checks(settings: Settings, config: AppConfig) -> list[Check]:
         for name, model in sorted(config.models.items())
         if isinstance(model.pipeline, GitLabPipeline)
     ]
-    token = secret(settings.gitlab_token)
-    if token is None:
+    if secret(settings.gitlab_token) is None or settings.gitlab_token is None:
         if not targets:
             return [skipped("gitlab", "no GITLAB_TOKEN and no model uses GitLab")]
         models = ", ".join(t.model for t in targets)
@@ -50,7 +49,6 @@ async def gitlab_checks(settings: Settings, config: AppConfig) -> list[Check]:
                 GITLAB_ACCESS_FIX,
             )
         ]
-    assert settings.gitlab_token is not None
     gl = GitLabCI(url=settings.gitlab_url, token=settings.gitlab_token, timeout=TIMEOUT)
     try:
         first = await _token_check(gl, settings)

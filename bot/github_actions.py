@@ -90,6 +90,33 @@ _DEPLOYMENT_STATE = {
 _VERSION_KEYS = ("MODEL_VERSION", "model_version", "version")
 
 
+# Inputs the bot itself may send, per action, besides the model's configured variables
+# (see `pipeline_variables`): MODEL_VERSION only when a deploy names a version.
+_OWN_INPUTS: dict[str, tuple[str, ...]] = {
+    "retrain": ("ACTION", "MODEL_NAME"),
+    "deploy": ("ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION"),
+    "rollback": ("ACTION", "MODEL_NAME", "ENVIRONMENT", "ROLLBACK_TO"),
+}
+_NO_REPO = PipelineTarget(model="-", provider="github", repo="(the token)")  # for token errors
+
+
+def dispatch_inputs(target: PipelineTarget, action: str) -> frozenset[str]:
+    """The workflow_dispatch inputs the bot may send for `action` (users' KEY=VALUE aside).
+
+    GitHub rejects a dispatch with an input the workflow does not declare.
+    """
+    return frozenset(_OWN_INPUTS.get(action, ())) | frozenset(target.variables)
+
+
+@dataclass(frozen=True)
+class RepoAccess:
+    """A repository as the token sees it; `push` is None when GitHub did not say."""
+
+    full_name: str
+    default_branch: str
+    push: bool | None
+
+
 @dataclass(frozen=True, slots=True)
 class _SeenRun:
     created_at: datetime
@@ -278,6 +305,33 @@ class GitHubActions:
             result.append(await self._call(target, convert, f"environment {environment}"))
         return result
 
+    async def token_user(self) -> str:
+        """The login of the token's user (GET /user)."""
+        return await self._call(_NO_REPO, lambda: str(self._gh.get_user().login), "")
+
+    async def repo_access(self, target: PipelineTarget) -> RepoAccess:
+        """GET the repository: its name, default branch and the token's push permission."""
+
+        def get() -> RepoAccess:
+            repo = self._repo(target)
+            permissions = repo.permissions
+            push = getattr(permissions, "push", None) if permissions is not None else None
+            return RepoAccess(repo.full_name, repo.default_branch, push)
+
+        return await self._call(target, get, f"repository {target.repo}")
+
+    async def workflow_text(self, target: PipelineTarget, workflow: str) -> str:
+        """The text of `.github/workflows/<workflow>` on the target's ref (contents API)."""
+        path = f".github/workflows/{workflow}"
+
+        def get() -> str:
+            found = self._repo(target).get_contents(path, ref=target.ref)
+            if isinstance(found, list):  # a directory
+                raise GithubException(404, {"message": "Not Found"}, None)
+            return bytes(found.decoded_content).decode("utf-8", "replace")
+
+        return await self._call(target, get, f"{path} on {target.ref}")
+
     def _repo(self, target: PipelineTarget) -> Any:
         if not target.repo:
             raise PipelineNotConfigured(f"model {target.model} has no GitHub repository configured")
@@ -303,7 +357,8 @@ class GitHubActions:
 def _translate(e: GithubException, target: PipelineTarget, what: str) -> ProviderError:
     data = e.data if isinstance(e.data, dict) else {}
     message = e.message or data.get("message") or ""
-    answer = f"{e.status} {message} ({what})".replace("  ", " ")
+    answer = f"{e.status} {message}" + (f" ({what})" if what else "")
+    answer = answer.replace("  ", " ")
     cls = ProviderUnavailable if isinstance(e, RateLimitExceededException) else None
     return (cls or error_for_status(e.status))(
         provider=DISPLAY_NAME, target=target, answer=answer, status=e.status

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -75,6 +76,30 @@ DEPLOYMENTS_PAGE = 100  # one page of deployment history (GitLab's maximum page 
 VERSION_LOOKUPS = 10  # successful deployments whose pipeline variables are read for MODEL_VERSION
 SHORT_SHA = 8  # GitLab's short_id length
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_TOKEN = PipelineTarget(model="-", provider="gitlab", project="(the token)")  # for token errors
+
+
+@dataclass(frozen=True)
+class GitLabToken:
+    """The token's user, and its scopes when GitLab says (personal_access_tokens/self)."""
+
+    username: str
+    scopes: frozenset[str] | None  # None: this GitLab (or token type) does not tell
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A project as the token's user sees it: its access level and the variable settings.
+
+    `access_level` is the higher of the project and group membership (GitLab's numbers:
+    30 Developer, 40 Maintainer, 50 Owner); None when the project did not report it.
+    The two variable settings are None when this GitLab does not report them.
+    """
+
+    path: str
+    access_level: int | None
+    restrict_user_defined_variables: bool | None
+    minimum_override_role: str | None
 
 
 class GitLabCI:
@@ -191,6 +216,48 @@ class GitLabCI:
             if version:
                 versions[dep.get("id")] = str(version)
         return versions
+
+    async def token(self) -> GitLabToken:
+        """Who the token is (GET /user), with its scopes from personal_access_tokens/self."""
+
+        def get() -> GitLabToken:
+            scopes = None
+            try:
+                pat = self._gl.http_get("/personal_access_tokens/self", **_NO_RETRY)
+                if isinstance(pat, dict) and isinstance(pat.get("scopes"), list):
+                    scopes = frozenset(str(scope) for scope in pat["scopes"])
+            except gitlab.exceptions.GitlabHttpError as e:
+                if e.response_code not in (403, 404):  # older GitLab, or not a personal token
+                    raise
+            user = self._gl.http_get("/user", **_NO_RETRY)
+            username = str(user.get("username", "")) if isinstance(user, dict) else ""
+            return GitLabToken(username=username, scopes=scopes)
+
+        return await self._call(_TOKEN, get)
+
+    async def project_access(self, target: PipelineTarget) -> ProjectAccess:
+        """GET the project: the token user's access level and its pipeline-variable settings."""
+
+        def get() -> dict[str, Any]:
+            self._project(target)  # PipelineNotConfigured without a project
+            project = self._gl.projects.get(str(target.project), **_NO_RETRY)
+            return dict(project.attributes)
+
+        attrs = await self._call(target, get)
+        permissions = attrs.get("permissions") or {}
+        levels = [
+            (permissions.get(kind) or {}).get("access_level")
+            for kind in ("project_access", "group_access")
+        ]
+        known = [level for level in levels if isinstance(level, int)]
+        restrict = attrs.get("restrict_user_defined_variables")
+        role = attrs.get("ci_pipeline_variables_minimum_override_role")
+        return ProjectAccess(
+            path=str(attrs.get("path_with_namespace", target.project)),
+            access_level=max(known) if known else None,
+            restrict_user_defined_variables=restrict if isinstance(restrict, bool) else None,
+            minimum_override_role=role if isinstance(role, str) else None,
+        )
 
     def _project(self, target: PipelineTarget) -> Any:
         if not target.project:

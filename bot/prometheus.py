@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from prometheus_api_client.exceptions import PrometheusApiClientException
@@ -59,6 +60,7 @@ class PrometheusClient:
     def __init__(self, *, url: str, timeout: float = 5.0) -> None:
         """Build the SDK client; no network I/O here."""
         self.url = url.rstrip("/")
+        self.shown_url = without_userinfo(self.url)  # for messages: never a password
         self._threads = SdkThreads("prometheus")
         self._timeout = max(1, math.ceil(timeout))  # the SDK takes whole seconds
         self._client = PrometheusConnect(
@@ -95,18 +97,30 @@ class PrometheusClient:
             return await asyncio.wait_for(self._threads.run(fn), timeout=self._timeout + 1.0)
         except (TimeoutError, requests.Timeout) as e:
             raise PrometheusUnavailable(
-                f"Prometheus at {self.url} did not answer within {self._timeout:g} s"
+                f"Prometheus at {self.shown_url} did not answer within {self._timeout:g} s"
             ) from e
         except requests.RequestException as e:
             raise PrometheusUnavailable(
-                f"Prometheus at {self.url} is unreachable ({type(e).__name__})"
+                f"Prometheus at {self.shown_url} is unreachable ({type(e).__name__})"
             ) from e
         except PrometheusApiClientException as e:
             raise PrometheusQueryError(f"Prometheus refused a query: {_short(str(e))}") from e
         except (ValueError, KeyError, TypeError) as e:
             raise PrometheusUnavailable(
-                f"Prometheus at {self.url} answered with something unexpected"
+                f"Prometheus at {self.shown_url} answered with something unexpected"
             ) from e
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without any `user:password@`, so it can be shown."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _items(result: object) -> list[dict[str, Any]]:

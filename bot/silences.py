@@ -78,6 +78,25 @@ class Alertmanager:
             raise SilenceError("Alertmanager answered without a silence id")
         return Silence(silence_id, f"{self.url}/#/silences/{silence_id}", ends_at)
 
+    async def version(self) -> str:
+        """GET /api/v2/status: Alertmanager's version ("" if it does not say).
+
+        SilenceError when it cannot be reached or does not answer with its API.
+        """
+        try:
+            async with self._session.get(
+                f"{self.url}/api/v2/status", timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise SilenceError(f"Alertmanager answered {response.status} to /api/v2/status")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise SilenceError(f"Alertmanager is unreachable ({type(e).__name__})") from e
+        except ValueError as e:
+            raise SilenceError("Alertmanager answered with something that is not JSON") from e
+        info = data.get("versionInfo") if isinstance(data, dict) else None
+        return str(info.get("version", "")) if isinstance(info, dict) else ""
+
 
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,8 +1,9 @@
-"""The `chatops` command: serve, check-config, manifest."""
+"""The `chatops` command: serve, check-config, manifest, doctor."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from bot.manifest import manifest_yaml
 from chatops.app import create_app
 from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config
+from chatops.doctor import report, run_doctor
 from chatops.logs import configure_logging
 from chatops.settings import Settings
 
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument(
         "--socket-mode", action="store_true", help="a manifest for Socket Mode (no URLs)"
     )
+    # --- doctor ---
+    doctor_cmd = sub.add_parser("doctor", help="check Slack, GitLab, GitHub, Prometheus live")
+    doctor_cmd.add_argument("--config", type=Path, help="YAML config file (or CHATOPS_CONFIG)")
     return parser
 
 
@@ -54,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.command == "check-config":
         return check_config(args.file, settings)
+    if args.command == "doctor":
+        return doctor(settings, args.config)
     if args.command == "manifest":
         public_url = args.public_url or settings.chatops_public_url
         print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
@@ -107,6 +114,19 @@ def check_config(path: Path, settings: Settings) -> int:
         return 1
     print(_summary(path, config))
     return 0
+
+
+def doctor(settings: Settings, config_path: Path | None) -> int:
+    """Live preflight: one line per check; 1 when any check fails."""
+    configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
+    try:
+        config = load_config(config_path or settings.chatops_config)
+    except ConfigError as e:
+        _print_problems(e.problems)
+        return 1
+    checks = asyncio.run(run_doctor(settings, config))
+    print(report(checks, settings.secret_values()))
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _summary(path: Path, config: AppConfig) -> str:

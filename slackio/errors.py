@@ -38,3 +38,11 @@ class SlackRejected(SlackSendError):
     Kept in the outbox with a long backoff so fixing the setup (inviting the bot, correcting
     the token) delivers it; never dropped.
     """
+
+
+class MissingScope(SlackRejected):
+    """`missing_scope`: the token lacks a scope the method needs (`needed`, as Slack names it)."""
+
+    def __init__(self, code: str, *, needed: str = "") -> None:
+        super().__init__(code)
+        self.needed = needed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -9,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slackio.errors import (
+    MissingScope,
     NotInChannel,
     RateLimited,
     SlackRejected,
@@ -33,8 +35,35 @@ def make_client(
     )
 
 
+@dataclass(frozen=True)
+class SlackIdentity:
+    """Who the bot token is (auth.test), and its scopes as Slack reported them.
+
+    `scopes` is None when the answer had no `X-OAuth-Scopes` header.
+    """
+
+    user: str
+    user_id: str
+    team: str
+    scopes: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel as the bot sees it: enough to tell whether it can post there."""
+
+    id: str
+    name: str
+    is_private: bool
+    is_member: bool
+
+
 class WebApiTransport:
-    """SlackTransport over a real (or fake) Slack Web API."""
+    """SlackTransport over a real (or fake) Slack Web API.
+
+    Beyond posting, `identity`, `channel_info` and `open_socket` answer the setup questions
+    `chatops doctor` asks (who the token is, its scopes, each channel, the app token).
+    """
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
@@ -84,6 +113,45 @@ class WebApiTransport:
                 return Posted(channel_id=channel_id, ts=str(message["ts"]))
         return None
 
+    async def identity(self) -> SlackIdentity:
+        """auth.test, with the scopes from the answer's `X-OAuth-Scopes` header."""
+        try:
+            response = await self._client.auth_test()
+        except Exception as e:
+            raise _error(e) from e
+        data: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
+        header = (response.headers or {}).get("X-OAuth-Scopes")
+        if isinstance(header, list):
+            header = ",".join(header)
+        scopes = None
+        if isinstance(header, str):
+            scopes = frozenset(s.strip() for s in header.split(",") if s.strip())
+        return SlackIdentity(
+            user=str(data.get("user", "")),
+            user_id=str(data.get("user_id", "")),
+            team=str(data.get("team", "")),
+            scopes=scopes,
+        )
+
+    async def channel_info(self, channel: str) -> ChannelInfo:
+        """A channel by ID or #name (names: public channels only, as `join` resolves them)."""
+        data = await _call(self._client.conversations_info(channel=await self._channel_id(channel)))
+        info = data.get("channel") or {}
+        return ChannelInfo(
+            id=str(info.get("id", "")),
+            name=str(info.get("name", "")),
+            is_private=bool(info.get("is_private")),
+            is_member=bool(info.get("is_member")),
+        )
+
+    async def open_socket(self, *, app_token: str) -> bool:
+        """apps.connections.open with the app-level token: whether Slack gave a socket URL.
+
+        The WebSocket itself is not opened.
+        """
+        data = await _call(self._client.apps_connections_open(app_token=app_token))
+        return bool(data.get("url"))
+
     async def _channel_id(self, channel: str) -> str:
         if channel.startswith(("C", "G")) and not channel.startswith("#"):
             return channel
@@ -109,14 +177,22 @@ class WebApiTransport:
 async def _call(awaitable: Any) -> dict[str, Any]:
     try:
         response = await awaitable
-    except SlackApiError as e:
-        raise _translate(e) from e
-    except aiohttp.ClientConnectorError as e:  # nothing was sent
-        raise SlackUnavailable(type(e).__name__, maybe_delivered=False) from e
-    except (TimeoutError, aiohttp.ClientError, ValueError) as e:
-        raise SlackUnavailable(type(e).__name__) from e
+    except _SDK_ERRORS as e:
+        raise _error(e) from e
     data: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
     return data
+
+
+_SDK_ERRORS = (SlackApiError, TimeoutError, aiohttp.ClientError, ValueError)
+
+
+def _error(e: Exception) -> SlackSendError:
+    """Our error for one of `_SDK_ERRORS` raised by a slack_sdk call."""
+    if isinstance(e, SlackApiError):
+        return _translate(e)
+    if isinstance(e, aiohttp.ClientConnectorError):  # nothing was sent
+        return SlackUnavailable(type(e).__name__, maybe_delivered=False)
+    return SlackUnavailable(type(e).__name__)
 
 
 def _translate(e: SlackApiError) -> SlackSendError:
@@ -129,6 +205,8 @@ def _translate(e: SlackApiError) -> SlackSendError:
         return SlackUnavailable(code)
     if code == "not_in_channel":
         return NotInChannel(code)
+    if code == "missing_scope":
+        return MissingScope(code, needed=str(data.get("needed") or ""))
     return SlackRejected(code)
 
 

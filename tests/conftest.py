@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fakes.gitlab",
     "tests.fakes.github",
     "tests.fakes.bot_app",
+    "tests.fakes.prometheus",
 ]

@@ -6,10 +6,16 @@ GitHub's own validation (undeclared inputs, more than 25 inputs, more than 10
 client_payload properties are 422). It records requests, checks the token, and can
 answer slowly or with an error. A dispatched run can be kept out of listings for
 `run_delay` seconds, as GitHub does while it queues the run.
+
+For `chatops doctor` it also answers the token's user (GET /user), a repository with the
+token's `permissions` (GET /repos/{owner}/{repo}), and workflow files through the contents API
+(base64 `content`, as GitHub sends it), written from the workflow's triggers unless a test
+gives the file's text.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -18,11 +24,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp import web
 
 from tests.fakes.recording import RecordingServer
 
 TOKEN = "ghp_fakeTestToken"  # a test value, not a secret
+LOGIN = "chatops-bot"
 MAX_INPUTS = 25
 MAX_PAYLOAD_PROPERTIES = 10
 
@@ -55,6 +63,22 @@ class Workflow:
     inputs: set[str] | None = None  # declared workflow_dispatch inputs; None: accept any
     dispatch_types: tuple[str, ...] = ()  # repository_dispatch types it listens for
     manual: bool = True  # has a workflow_dispatch trigger
+    text: str | None = None  # the file's content; None: written from the fields above
+
+    def content(self) -> str:
+        """The workflow file as it would be in the repository."""
+        if self.text is not None:
+            return self.text
+        on: dict[str, Any] = {}
+        if self.manual:
+            inputs = {name: {"type": "string", "required": False} for name in self.inputs or ()}
+            on["workflow_dispatch"] = {"inputs": inputs} if inputs else None
+        if self.dispatch_types:
+            on["repository_dispatch"] = {"types": list(self.dispatch_types)}
+        steps = [{"run": f"echo {self.path}"}]
+        doc = {"name": self.path, "on": on, "jobs": {"run": {"runs-on": "ubuntu-latest"}}}
+        doc["jobs"]["run"]["steps"] = steps
+        return yaml.safe_dump(doc, sort_keys=False)
 
 
 @dataclass
@@ -62,6 +86,7 @@ class FakeGitHub(RecordingServer):
     """State and behaviour of the fake; tests arrange it and read `requests` back."""
 
     token: str = TOKEN
+    push: dict[str, bool] = field(default_factory=dict)  # per repository; default True
     run_delay: float = 0.0
     return_run_details: bool = True
     default_progression: list[tuple[str, str | None]] = field(default_factory=list)
@@ -84,6 +109,7 @@ class FakeGitHub(RecordingServer):
         inputs: Iterable[str] | None = None,
         dispatch_types: Iterable[str] = (),
         manual: bool = True,
+        text: str | None = None,
     ) -> Workflow:
         """Add a workflow file to a repository (the repository exists from then on)."""
         wf = Workflow(
@@ -92,6 +118,7 @@ class FakeGitHub(RecordingServer):
             None if inputs is None else set(inputs),
             tuple(dispatch_types),
             manual,
+            text,
         )
         self.workflows.setdefault(repo, {})[path] = wf
         return wf
@@ -219,6 +246,9 @@ class FakeGitHub(RecordingServer):
         """Listen on a free loopback port."""
         app = web.Application(middlewares=[self._middleware])
         repo = "/repos/{owner}/{name}"
+        app.router.add_get("/user", self._user)
+        app.router.add_get(repo, self._get_repo)
+        app.router.add_get(f"{repo}/contents/{{path:.+}}", self._contents)
         app.router.add_post(f"{repo}/actions/workflows/{{wf}}/dispatches", self._wf_dispatch)
         app.router.add_get(f"{repo}/actions/workflows/{{wf}}/runs", self._wf_runs)
         app.router.add_post(f"{repo}/dispatches", self._repo_dispatch)
@@ -256,6 +286,35 @@ class FakeGitHub(RecordingServer):
         run = self.add_run(repo, path, event=event, branch=branch)
         self._visible_at[run["id"]] = time.monotonic() + self.run_delay
         return run
+
+    async def _user(self, request: web.Request) -> web.Response:
+        user = {"login": LOGIN, "id": 9, "type": "User", "url": f"{self.url}/users/{LOGIN}"}
+        return web.json_response(user)
+
+    async def _get_repo(self, request: web.Request) -> web.Response:
+        repo = self._repo(request)
+        push = self.push.get(repo, True)
+        body = {"id": abs(hash(repo)) % 10**6, "name": request.match_info["name"]}
+        body |= {"full_name": repo, "private": True, "default_branch": "main"}
+        body |= {"url": f"{self.url}/repos/{repo}", "html_url": f"{self.url}/{repo}"}
+        body["permissions"] = {"admin": False, "maintain": False, "push": push, "pull": True}
+        return web.json_response(body)
+
+    async def _contents(self, request: web.Request) -> web.Response:
+        repo, path = self._repo(request), request.match_info["path"]
+        prefix = ".github/workflows/"
+        wf = (
+            self.workflows[repo].get(path.removeprefix(prefix)) if path.startswith(prefix) else None
+        )
+        if wf is None:
+            return _error(404, "Not Found")
+        raw = wf.content().encode()
+        encoded = base64.encodebytes(raw).decode()  # GitHub wraps base64 at 60-76 columns
+        url = f"{self.url}/repos/{repo}/contents/{path}"
+        body = {"type": "file", "encoding": "base64", "size": len(raw), "name": wf.path}
+        body |= {"path": path, "content": encoded, "sha": f"{wf.id:040x}", "url": url}
+        body |= {"html_url": f"{self.url}/{repo}/blob/main/{path}", "download_url": None}
+        return web.json_response(body)
 
     async def _wf_dispatch(self, request: web.Request) -> web.Response:
         repo = self._repo(request)

@@ -1,7 +1,10 @@
 """A fake GitLab REST API (v4) on 127.0.0.1, port 0, that python-gitlab really talks to.
 
 It speaks the part of the API the bot uses: create a pipeline, get a pipeline, list a
-pipeline's jobs and variables, list a project's deployments. It records every request,
+pipeline's jobs and variables, list a project's deployments; and what `chatops doctor` reads:
+the current user, the token itself (personal_access_tokens/self, with its scopes) and a project
+with the token user's `permissions` and its pipeline-variable settings, which pipeline creation
+also enforces. It records every request,
 checks the PRIVATE-TOKEN header, and can be told to answer slowly or with an error.
 Pipeline state moves when a test says so (`advance`) or one step per GET (`progress`,
 or `default_progression` for every new pipeline).
@@ -21,6 +24,8 @@ from aiohttp import web
 from tests.fakes.recording import RecordingServer
 
 TOKEN = "glpat-fake-test-token"  # a test value, not a secret
+USERNAME = "chatops-bot"
+ROLE_LEVELS = {"developer": 30, "maintainer": 40, "owner": 50}
 
 
 _DEFAULT_MESSAGES = {
@@ -43,8 +48,11 @@ class FakeGitLab(RecordingServer):
     """State and behaviour of the fake; tests arrange it and read `requests` back."""
 
     token: str = TOKEN
+    token_scopes: list[str] = field(default_factory=lambda: ["api"])
+    token_self: bool = True  # False: no personal_access_tokens/self (older GitLab): 404
     default_progression: list[str] = field(default_factory=list)
     projects: dict[str, int] = field(default_factory=dict)
+    project_settings: dict[int, dict[str, Any]] = field(default_factory=dict)
     pipelines: dict[int, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     variables: dict[int, list[dict[str, str]]] = field(default_factory=dict)
@@ -54,11 +62,37 @@ class FakeGitLab(RecordingServer):
 
     # ------------------------------------------------------------ arranging
 
-    def add_project(self, path: str, project_id: int | None = None) -> int:
-        """Make a project exist; returns its numeric id."""
+    def add_project(
+        self,
+        path: str,
+        project_id: int | None = None,
+        *,
+        access_level: int | None = 30,
+        restrict_variables: bool | None = False,
+        minimum_override_role: str | None = "developer",
+    ) -> int:
+        """Make a project exist; returns its numeric id.
+
+        `access_level` is the token user's role on it (30 Developer, 40 Maintainer, 50 Owner);
+        the two variable settings are GitLab's (None: not reported, as older GitLab).
+        """
         pid = project_id if project_id is not None else next(self._ids)
         self.projects[path] = pid
+        self.project_settings[pid] = {
+            "access_level": access_level,
+            "restrict_user_defined_variables": restrict_variables,
+            "ci_pipeline_variables_minimum_override_role": minimum_override_role,
+        }
         return pid
+
+    def may_set_variables(self, project_id: int) -> bool:
+        """GitLab's rule: restriction off, or the user's role reaches the minimum role."""
+        settings = self.project_settings.get(project_id, {})
+        if not settings.get("restrict_user_defined_variables"):
+            return True
+        role = settings.get("ci_pipeline_variables_minimum_override_role") or "maintainer"
+        needed = ROLE_LEVELS.get(role)
+        return needed is not None and (settings.get("access_level") or 0) >= needed
 
     def advance(self, pipeline_id: int | str, status: str) -> None:
         """Set a pipeline's status now (timestamps follow GitLab's rules)."""
@@ -157,6 +191,9 @@ class FakeGitLab(RecordingServer):
         """Listen on a free loopback port."""
         app = web.Application(middlewares=[self._middleware])
         api = "/api/v4/projects/{project}"
+        app.router.add_get("/api/v4/user", self._user)
+        app.router.add_get("/api/v4/personal_access_tokens/self", self._token_self)
+        app.router.add_get(api, self._project)
         app.router.add_post(f"{api}/pipeline", self._create_pipeline)
         app.router.add_get(f"{api}/pipelines/{{pid}}", self._get_pipeline)
         app.router.add_get(f"{api}/pipelines/{{pid}}/jobs", self._pipeline_jobs)
@@ -195,11 +232,36 @@ class FakeGitLab(RecordingServer):
             )
         return pipeline
 
+    async def _user(self, request: web.Request) -> web.Response:
+        return web.json_response({"id": 7, "username": USERNAME, "name": "ChatOps Bot"})
+
+    async def _token_self(self, request: web.Request) -> web.Response:
+        if not self.token_self:
+            return web.json_response({"error": "404 Not Found"}, status=404)
+        token = {"id": 42, "name": "chatops", "revoked": False, "created_at": _now()}
+        token |= {"scopes": list(self.token_scopes), "user_id": 7, "active": True}
+        return web.json_response(token | {"last_used_at": _now(), "expires_at": None})
+
+    async def _project(self, request: web.Request) -> web.Response:
+        project_id = self._project_id(request)
+        path = next(p for p, pid in self.projects.items() if pid == project_id)
+        settings = dict(self.project_settings.get(project_id, {}))
+        level = settings.pop("access_level", None)
+        access = {"access_level": level, "notification_level": 3} if level else None
+        body = {"id": project_id, "path_with_namespace": path, "default_branch": "main"}
+        body |= {"web_url": f"{self.url}/{path}", "visibility": "private"}
+        body["permissions"] = {"project_access": access, "group_access": None}
+        body |= {k: v for k, v in settings.items() if v is not None}
+        return web.json_response(body)
+
     async def _create_pipeline(self, request: web.Request) -> web.Response:
         project_id = self._project_id(request)
         body = await request.json()
         if not body.get("ref"):
             return web.json_response({"message": "400 Bad request - ref is missing"}, status=400)
+        if body.get("variables") and not self.may_set_variables(project_id):
+            message = {"base": ["Insufficient permissions to set pipeline variables"]}
+            return web.json_response({"message": message}, status=400)
         pid = next(self._ids)
         now = _now()
         project_path = request.match_info["project"]

@@ -23,6 +23,8 @@ from typing import Any, Self
 import pytest
 from aiohttp import web
 
+from bot.manifest import BOT_SCOPES
+
 Json = dict[str, Any]
 BOT_USER_ID = "U0FAKEBOT"
 BOT_ID = "B0FAKEBOT"
@@ -30,6 +32,18 @@ TEAM_ID = "T0FAKE"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _JSON_STRING_PARAMS = ("blocks", "attachments", "metadata")
 _GATEWAY_PAGE = "<html><body><h1>{status}</h1>upstream trouble</body></html>"
+# The scope each bot-token method needs (Slack's method reference); without it Slack answers
+# `missing_scope` with `needed` and `provided`.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "conversations.info": "channels:read",
+    "conversations.list": "channels:read",
+    "conversations.join": "channels:join",
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
+}
+DEFAULT_SCOPES = (*BOT_SCOPES, "users:read")
 
 
 class SlackError(Exception):
@@ -38,6 +52,12 @@ class SlackError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+class _MissingScope(SlackError):
+    def __init__(self, needed: str) -> None:
+        super().__init__("missing_scope")
+        self.needed = needed
 
 
 @dataclass(frozen=True)
@@ -86,9 +106,17 @@ class _Channel:
     name: str
     member: bool
     messages: dict[str, FakeMessage] = field(default_factory=dict)  # ts -> message, ts order
+    private: bool = False
 
     def info(self) -> Json:
-        return {"id": self.id, "name": self.name, "is_channel": True, "is_member": self.member}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.private,
+            "is_group": self.private,
+            "is_private": self.private,
+            "is_member": self.member,
+        }
 
 
 @dataclass(frozen=True)
@@ -248,8 +276,12 @@ class FakeSlack:
         valid_tokens: Iterable[str] | None = None,
         users: dict[str, str] | None = None,
         response_url_uses: int = 5,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        app_tokens: Iterable[str] | None = None,
     ) -> None:
         self.valid_tokens = set(valid_tokens) if valid_tokens is not None else None
+        self.scopes = set(scopes)  # granted to the bot token; sent back in X-OAuth-Scopes
+        self.app_tokens = set(app_tokens) if app_tokens is not None else None
         self.users = dict(users or {})
         self.response_url_uses = response_url_uses
         self._not_member = {_normalize(ref) for ref in not_member}
@@ -276,11 +308,12 @@ class FakeSlack:
             "chat.postEphemeral": self._post_ephemeral,
             "chat.getPermalink": self._permalink,
             "conversations.join": self._join,
-            "conversations.info": lambda p: {"channel": self._channel(p.get("channel")).info()},
+            "conversations.info": self._info,
             "conversations.list": self._list,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "users.info": self._user_info,
+            "apps.connections.open": self._connections_open,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -355,6 +388,12 @@ class FakeSlack:
     def channel_id(self, channel: str) -> str:
         """The stable ID for a channel name or ID (`#ml-alerts` and `ml-alerts` are the same)."""
         return self._channel(channel, names=True).id
+
+    def add_channel(self, name: str, *, member: bool = True, private: bool = False) -> str:
+        """Make a channel exist (public or private, with or without the bot); returns its ID."""
+        ch = self._channel(name, names=True)
+        ch.member, ch.private = member, private
+        return ch.id
 
     def remove_bot(self, channel: str) -> None:
         """Make the bot leave a channel: posts answer not_in_channel until conversations.join."""
@@ -498,23 +537,40 @@ class FakeSlack:
         return True
 
     def _dispatch(self, method: str, params: Json, request: web.Request) -> web.Response:
+        headers: dict[str, str] = {}
         try:
-            self._authenticate(request, params)
+            token = self._authenticate(request, params, app_level=method == "apps.connections.open")
+            if not token.startswith("xapp-"):  # Slack reports a bot token's scopes on each answer
+                headers["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
+                self._require_scope(method)
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackError("unknown_method")
-            return web.json_response({"ok": True, **handler(params)})
+            return web.json_response({"ok": True, **handler(params)}, headers=headers)
+        except _MissingScope as e:
+            body = {"ok": False, "error": "missing_scope", "needed": e.needed}
+            body["provided"] = ",".join(sorted(self.scopes))
+            return web.json_response(body, headers=headers)
         except SlackError as e:
-            return web.json_response({"ok": False, "error": e.code})
+            return web.json_response({"ok": False, "error": e.code}, headers=headers)
 
-    def _authenticate(self, request: web.Request, params: Json) -> None:
+    def _authenticate(self, request: web.Request, params: Json, *, app_level: bool) -> str:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         token = token or str(params.get("token") or "")
         if not token:
             raise SlackError("not_authed")
-        if self.valid_tokens is not None and token not in self.valid_tokens:
+        if app_level != token.startswith("xapp-"):  # app-level tokens only for apps.* methods
+            raise SlackError("not_allowed_token_type")
+        valid = self.app_tokens if app_level else self.valid_tokens
+        if valid is not None and token not in valid:
             raise SlackError("invalid_auth")
+        return token
+
+    def _require_scope(self, method: str) -> None:
+        needed = METHOD_SCOPES.get(method)
+        if needed is not None and needed not in self.scopes:
+            raise _MissingScope(needed)
 
     def _respond(self, name: str, body: Any) -> web.Response:
         accepted = self._responses[name]
@@ -616,8 +672,19 @@ class FakeSlack:
         warning = {"warning": "already_in_channel"} if was_member else {}
         return {"channel": ch.info(), **warning}
 
+    def _info(self, p: Json) -> Json:
+        ch = self._channel(p.get("channel"))
+        if ch.private and not ch.member:  # private channels are invisible to non-members
+            raise SlackError("channel_not_found")
+        return {"channel": ch.info()}
+
     def _list(self, p: Json) -> Json:
-        channels = [ch.info() for ch in self._channels.values()]
+        types = str(p.get("types") or "public_channel").split(",")
+        channels = [
+            ch.info()
+            for ch in self._channels.values()
+            if ("private_channel" if ch.private else "public_channel") in types
+        ]
         return {"channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _history(self, p: Json) -> Json:
@@ -646,6 +713,9 @@ class FakeSlack:
         head = parent.to_api(with_metadata=meta, reply_count=len(replies))
         thread = [head] + [m.to_api(with_metadata=meta) for m in replies]
         return {"messages": thread, "has_more": False}
+
+    def _connections_open(self, _: Json) -> Json:
+        return {"url": f"{self.url.replace('http://', 'ws://')}/link/?ticket=fake-ticket"}
 
     def _user_info(self, p: Json) -> Json:
         user_id = str(p.get("user") or "")

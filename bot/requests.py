@@ -46,6 +46,7 @@ from storage import StoreError
 log = structlog.get_logger("bot.requests")
 
 PipelineCommand = RetrainCommand | DeployCommand | RollbackCommand
+SERVICE_ACTOR = "chatops"  # the audit actor for what the service itself does (expiry)
 _AUDIT_VERBS = {
     Outcome.RECORDED: "approve",
     Outcome.NOW_APPROVED: "approve",
@@ -244,8 +245,10 @@ class Requests:
     async def _decided(self, ticket: Ticket, decision: Decision, user: str) -> str:
         r = ticket.request
         self._count(r, decision.outcome)
+        # A click after the deadline only notices the expiry: the service expired it, not them.
+        actor = SERVICE_ACTOR if decision.outcome is Outcome.EXPIRED else user
         await self._auditor.record(
-            actor=user,
+            actor=actor,
             action=f"{r.action}.{_AUDIT_VERBS.get(decision.outcome, 'decide')}",
             model=r.model,
             outcome=decision.outcome.value,
@@ -284,7 +287,7 @@ class Requests:
         r = saved.request
         self._count(r, Outcome.EXPIRED)
         await self._auditor.record(
-            actor="chatops",
+            actor=SERVICE_ACTOR,
             action=f"{r.action}.expire",
             model=r.model,
             outcome="expired",

@@ -74,6 +74,7 @@ BOT_CONFIG: dict[str, Any] = {
         "credit-scorer": {"environments": ["production"]},
     },
     "policy": {
+        "retrain": {"*": {"approvals": 0}},
         "deploy": {
             "staging": {"approvals": 0},
             "production": {"approvals": 1, "approvers": [APPROVER1, APPROVER2]},

@@ -9,6 +9,7 @@ wins and exactly one pipeline starts. `expire_due` is the sweeper's part.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -134,6 +135,7 @@ class Requests:
             outcome="pending" if pending else "accepted",
             detail=_detail(ticket),
             ticket=ticket.id,
+            **_variables(ticket),
         )
         if pending:
             channel = ticket.request.channel
@@ -254,6 +256,7 @@ class Requests:
             outcome=decision.outcome.value,
             detail=_detail(ticket),
             ticket=r.id,
+            **_variables(ticket),
         )
         match decision.outcome:
             case Outcome.NOW_APPROVED:
@@ -293,6 +296,7 @@ class Requests:
             outcome="expired",
             detail=_detail(saved),
             ticket=r.id,
+            **_variables(saved),
         )
         return True
 
@@ -315,5 +319,11 @@ def _detail(ticket: Ticket) -> str:
         parts.append(f"to {ticket.rollback_to}")
     if ticket.ref:
         parts.append(f"ref {ticket.ref}")
-    parts += [f"{k}={v}" for k, v in sorted(r.variables.items())]
     return " ".join(parts)
+
+
+def _variables(ticket: Ticket) -> dict[str, str]:
+    """The audit extra for the request's pipeline variables: kept apart from the detail so
+    `/chatops audit` can show their values to approvers only."""
+    variables = ticket.request.variables
+    return {"variables": json.dumps(dict(sorted(variables.items())))} if variables else {}

@@ -21,6 +21,7 @@ from tests.fakes.bot_app import (
 )
 
 CHANNEL = "#fraud-ml"
+FRAUD_ML = ("C0FRAUDML", "fraud-ml")  # the channel's ID and name, as slash commands carry them
 
 
 async def request_deploy(h: BotHarness, text: str = "fraud-detector production v12") -> str:
@@ -198,6 +199,8 @@ async def test_audit_lists_request_approval_and_pipeline(bot_app: BotAppFactory)
         if any(e.action == "pipeline.finish" for e in entries):
             break
         await asyncio.sleep(0.02)
-    answer = await h.answer(await h.command("/chatops", "audit fraud-detector", user=OUTSIDER))
+    answer = await h.answer(
+        await h.command("/chatops", "audit fraud-detector", user=OUTSIDER, channel=FRAUD_ML)
+    )
     for expected in ("deploy.request", "deploy.approve", "pipeline.start", "pipeline.finish"):
         assert expected in answer, answer

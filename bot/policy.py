@@ -259,13 +259,18 @@ def check_request(rule: Rule, user: str, *, action: Action, environment: str | N
             )
 
 
-def check_approver(rule: Rule, request: Requested, user: str, *, verb: str = "approve") -> None:
+def check_approver(
+    rule: Rule | None, request: Requested, user: str, *, verb: str = "approve"
+) -> None:
     """Raise `NotAllowed` unless `user` may approve (or, with `verb="deny"`, deny) `request`.
 
     The requester is always refused (four-eyes); with an approver list, only those on it pass.
+    No rule (the configured policy lost the entry since the request was made): nobody passes.
     """
     if user == request.requester:
         raise NotAllowed("you requested this; another person must approve")
+    if rule is None:
+        raise NotAllowed(missing_entry(request.action, request.environment))
     if rule.approvers and user not in rule.approvers:
         what = describe(request.action, request.environment)
         raise NotAllowed(

@@ -216,8 +216,8 @@ class Requests:
                 return "This request is no longer known (it may have been cleaned up)."
             ticket = loaded.ticket
             r = ticket.request
+            rule = self._options.policy.find(r.action, r.environment)  # None: nobody decides
             try:
-                rule = self._options.policy.rule_for(r.action, r.environment)
                 decision = (approve if approving else deny)(r, rule, user, self._now())
             except NotAllowed as e:
                 await self._refused(ticket, user, verb, e.message)

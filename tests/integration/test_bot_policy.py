@@ -6,7 +6,9 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from tests.fakes.bot_app import BOT_CONFIG, BotAppFactory, until
+from bot.buttons import APPROVE, DENY
+from tests.fakes.bot_app import APPROVER1, BOT_CONFIG, REQUESTER, BotAppFactory, until
+from tests.integration.test_bot_approvals import request_deploy
 
 STAGING_ONLY: dict[str, Any] = BOT_CONFIG | {"policy": {"deploy": {"staging": {"approvals": 0}}}}
 
@@ -43,3 +45,15 @@ async def test_a_configured_policy_logs_no_warning(bot_app: BotAppFactory) -> No
     with capture_logs() as logs:
         await bot_app()
     assert not [e for e in logs if e["event"] == "policy_missing"]
+
+
+async def test_a_pending_request_the_new_policy_leaves_out_cannot_be_approved(
+    bot_app: BotAppFactory,
+) -> None:
+    ticket = await request_deploy(await bot_app())
+    again = await bot_app(STAGING_ONLY)  # restarted with production's entry gone
+    answer = await again.answer(await again.click(APPROVE, ticket, user=APPROVER1))
+    assert "no policy for deploy to production" in answer
+    answer = await again.answer(await again.click(DENY, ticket, user=REQUESTER))
+    assert "You cancelled your request" in answer
+    assert again.pipelines() == []

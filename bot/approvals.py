@@ -164,11 +164,12 @@ def expire(request: ApprovalRequest, now: datetime) -> ApprovalRequest:
     return request
 
 
-def approve(request: ApprovalRequest, rule: Rule, user: str, now: datetime) -> Decision:
+def approve(request: ApprovalRequest, rule: Rule | None, user: str, now: datetime) -> Decision:
     """Record `user`'s approval; `NotAllowed` if the policy refuses them (nothing changes).
 
     A decided or expired request is returned with `ALREADY_DECIDED`/`EXPIRED` whoever clicks, so
-    a late click learns what happened instead of an error.
+    a late click learns what happened instead of an error. `rule` None (the policy no longer
+    covers the request): nobody may approve.
     """
     settled = _settled(request, now)
     if settled is not None:
@@ -183,8 +184,11 @@ def approve(request: ApprovalRequest, rule: Rule, user: str, now: datetime) -> D
     return Decision(replace(request, approved_by=approved_by), Outcome.RECORDED)
 
 
-def deny(request: ApprovalRequest, rule: Rule, user: str, now: datetime) -> Decision:
-    """Deny (an allowed approver) or cancel (the requester); `NotAllowed` for anyone else."""
+def deny(request: ApprovalRequest, rule: Rule | None, user: str, now: datetime) -> Decision:
+    """Deny (an allowed approver) or cancel (the requester); `NotAllowed` for anyone else.
+
+    `rule` None: the policy no longer covers the request; only the requester may still cancel.
+    """
     settled = _settled(request, now)
     if settled is not None:
         return settled

@@ -33,6 +33,7 @@ def command_call(body: Mapping[str, Any]) -> CommandCall:
         text=str(body.get("text") or ""),
         trigger_id=str(body.get("trigger_id") or ""),
         response_url=body.get("response_url") or None,
+        channel_name=str(body.get("channel_name") or ""),
     )
 
 

@@ -9,6 +9,7 @@ wins and exactly one pipeline starts. `expire_due` is the sweeper's part.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,6 +47,7 @@ from storage import StoreError
 log = structlog.get_logger("bot.requests")
 
 PipelineCommand = RetrainCommand | DeployCommand | RollbackCommand
+SERVICE_ACTOR = "chatops"  # the audit actor for what the service itself does (expiry)
 _AUDIT_VERBS = {
     Outcome.RECORDED: "approve",
     Outcome.NOW_APPROVED: "approve",
@@ -133,6 +135,7 @@ class Requests:
             outcome="pending" if pending else "accepted",
             detail=_detail(ticket),
             ticket=ticket.id,
+            **_variables(ticket),
         )
         if pending:
             channel = ticket.request.channel
@@ -213,7 +216,7 @@ class Requests:
                 return "This request is no longer known (it may have been cleaned up)."
             ticket = loaded.ticket
             r = ticket.request
-            rule = self._options.policy.rule_for(r.action, r.environment)
+            rule = self._options.policy.find(r.action, r.environment)  # None: nobody decides
             try:
                 decision = (approve if approving else deny)(r, rule, user, self._now())
             except NotAllowed as e:
@@ -244,13 +247,16 @@ class Requests:
     async def _decided(self, ticket: Ticket, decision: Decision, user: str) -> str:
         r = ticket.request
         self._count(r, decision.outcome)
+        # A click after the deadline only notices the expiry: the service expired it, not them.
+        actor = SERVICE_ACTOR if decision.outcome is Outcome.EXPIRED else user
         await self._auditor.record(
-            actor=user,
+            actor=actor,
             action=f"{r.action}.{_AUDIT_VERBS.get(decision.outcome, 'decide')}",
             model=r.model,
             outcome=decision.outcome.value,
             detail=_detail(ticket),
             ticket=r.id,
+            **_variables(ticket),
         )
         match decision.outcome:
             case Outcome.NOW_APPROVED:
@@ -284,12 +290,13 @@ class Requests:
         r = saved.request
         self._count(r, Outcome.EXPIRED)
         await self._auditor.record(
-            actor="chatops",
+            actor=SERVICE_ACTOR,
             action=f"{r.action}.expire",
             model=r.model,
             outcome="expired",
             detail=_detail(saved),
             ticket=r.id,
+            **_variables(saved),
         )
         return True
 
@@ -312,5 +319,11 @@ def _detail(ticket: Ticket) -> str:
         parts.append(f"to {ticket.rollback_to}")
     if ticket.ref:
         parts.append(f"ref {ticket.ref}")
-    parts += [f"{k}={v}" for k, v in sorted(r.variables.items())]
     return " ".join(parts)
+
+
+def _variables(ticket: Ticket) -> dict[str, str]:
+    """The audit extra for the request's pipeline variables: kept apart from the detail so
+    `/chatops audit` can show their values to approvers only."""
+    variables = ticket.request.variables
+    return {"variables": json.dumps(dict(sorted(variables.items())))} if variables else {}

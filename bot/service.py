@@ -20,6 +20,7 @@ import structlog
 from bot.alert_buttons import AlertButtons
 from bot.approvals import click_key, idempotency_key
 from bot.audit import Auditor
+from bot.audit_view import AuditView, Viewer
 from bot.buttons import (
     APPROVE,
     BOT_ACTIONS,
@@ -35,7 +36,7 @@ from bot.options import BotOptions
 from bot.pipelines import PipelineError, PipelineProvider
 from bot.prometheus import MetricsSource, PrometheusError
 from bot.replies import Responder
-from bot.reports import audit_message, help_message, usage_message
+from bot.reports import help_message, usage_message
 from bot.requests import Duplicate, Requests
 from bot.runs import Runs
 from bot.silences import Alertmanager, SilenceError
@@ -62,6 +63,7 @@ class CommandCall:
     text: str
     trigger_id: str
     response_url: str | None = None
+    channel_name: str = ""  # what `/chatops audit` compares with a configured "#name"
 
     @property
     def key(self) -> str:
@@ -113,6 +115,7 @@ class Bot:
         self._stop = asyncio.Event()
         self.responder = Responder(deps.session, timeout=deps.options.tuning.http_timeout)
         self.auditor = Auditor(deps.store, clock=deps.clock)
+        self.audit = AuditView(self.auditor, deps.options)
         self.tickets = TicketStore(
             deps.store, deps.options, wake_sender=deps.wake_sender, clock=deps.clock
         )
@@ -214,7 +217,8 @@ class Bot:
             case HelpCommand(topic=topic):
                 return help_message(topic)
             case AuditCommand(model=model):
-                return audit_message(await self.auditor.recent(model=model, limit=20), model)
+                viewer = Viewer(call.user, call.channel, call.channel_name)
+                return await self.audit.show(viewer, model)
             case DriftStatusCommand(model=model):
                 return await self.drift_status(model)
             case _:

@@ -110,7 +110,8 @@ class TicketStore:
 
     def _message(self, ticket: Ticket, reply: str | None) -> MessageUpdate:
         r = ticket.request
-        approvers = self._options.policy.rule_for(r.action, r.environment).approvers
+        rule = self._options.policy.find(r.action, r.environment)
+        approvers = rule.approvers if rule is not None else frozenset()
         rendered = ticket_message(ticket, approvers=approvers)
         return MessageUpdate(
             key=ticket.key,

@@ -29,13 +29,12 @@ from bot.github_actions import GitHubActions
 from bot.gitlab_ci import GitLabCI
 from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning
 from bot.pipelines import PipelineProvider, PipelineTarget
-from bot.policy import Policy
 from bot.prometheus import PrometheusClient
 from bot.service import Bot, BotDeps
 from bot.silences import Alertmanager
 from bot.slack_app import build_slack_app, dispatch
 from bot.tasks import TaskSet
-from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline
+from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline, policy_of
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE
 from chatops.settings import Settings
 from gateway.records import GatewayRecords
@@ -84,12 +83,7 @@ def bot_options(config: AppConfig, tuning: Tuning | None = None) -> BotOptions:
         )
         for name, model in config.models.items()
     }
-    policy = Policy.from_mapping(
-        {
-            action: {env: rule.model_dump() for env, rule in by_env.items()}
-            for action, by_env in config.policy.items()
-        }
-    )
+    policy = policy_of(config)
     q = config.drift.queries
     return BotOptions(
         default_channel=config.slack.default_channel,
@@ -123,6 +117,11 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
 
     settings, session = app[SETTINGS], app[HTTP]
     options = bot_options(app[CONFIG], app.get(BOT_TUNING))
+    if not options.policy.configured:
+        log.warning(
+            "policy_missing",
+            risk="no policy section: anyone may run retrain, deploy and rollback without approval",
+        )
     providers = build_providers(settings, timeout=options.tuning.http_timeout)
     prometheus = _prometheus(settings)
     bot = Bot(

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from bot.manifest import manifest_yaml
 from chatops.app import create_app
 from chatops.bot_wiring import SOCKET_MODE
-from chatops.config import AppConfig, ConfigError, load_config
+from chatops.config import AppConfig, ConfigError, load_config, policy_of
 from chatops.doctor import report, run_doctor
 from chatops.logs import configure_logging
 from chatops.settings import Settings
@@ -113,6 +113,8 @@ def check_config(path: Path, settings: Settings) -> int:
         _print_problems(problems)
         return 1
     print(_summary(path, config))
+    for warning in _policy_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -127,6 +129,16 @@ def doctor(settings: Settings, config_path: Path | None) -> int:
     checks = asyncio.run(run_doctor(settings, config))
     print(report(checks, settings.secret_values()))
     return 0 if all(check.ok for check in checks) else 1
+
+
+def _policy_warnings(config: AppConfig) -> list[str]:
+    """No policy is open to all; a policy's gaps are refused: both worth saying out loud."""
+    policy = policy_of(config)
+    if not policy.configured:
+        return ["no `policy` section: anyone may retrain, deploy and roll back, no approval needed"]
+    environments = {env for model in config.models.values() for env in model.environments}
+    refused = policy.uncovered(environments)
+    return [f"policy has no entry for {', '.join(refused)}: refused"] if refused else []
 
 
 def _summary(path: Path, config: AppConfig) -> str:

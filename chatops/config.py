@@ -11,6 +11,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from bot.policy import Policy, PolicyError
+
 
 class ConfigError(Exception):
     """The config file is unreadable or invalid; `problems` lists each one by path."""
@@ -157,7 +159,8 @@ Action = Literal["retrain", "deploy", "rollback"]
 class AppConfig(_Strict):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
-    policy: dict[Action, dict[str, RuleConfig]] = Field(default_factory=dict)
+    # action keys are checked (with a did-you-mean) by `policy_of`, with the environment keys
+    policy: dict[str, dict[str, RuleConfig]] = Field(default_factory=dict)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
@@ -168,6 +171,15 @@ class AppConfig(_Strict):
         if configured is not None and configured.channel:
             return configured.channel
         return self.slack.default_channel
+
+
+def policy_of(config: AppConfig) -> Policy:
+    """The policy; no `policy` section at all is the open default. `PolicyError` if invalid."""
+    if "policy" not in config.model_fields_set:
+        return Policy()
+    environments = {env for model in config.models.values() for env in model.environments}
+    data = {a: {e: r.model_dump() for e, r in envs.items()} for a, envs in config.policy.items()}
+    return Policy.from_mapping(data, environments=environments)
 
 
 def load_config(path: Path | None) -> AppConfig:
@@ -187,9 +199,14 @@ def load_config(path: Path | None) -> AppConfig:
 def parse_config(raw: object) -> AppConfig:
     """Validate already-parsed YAML; every problem is reported with its path."""
     try:
-        return AppConfig.model_validate(raw)
+        config = AppConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError([_describe(err) for err in e.errors()]) from e
+    try:
+        policy_of(config)
+    except PolicyError as e:
+        raise ConfigError(e.problems) from e
+    return config
 
 
 def _describe(err: ErrorDetails) -> str:

@@ -74,6 +74,7 @@ BOT_CONFIG: dict[str, Any] = {
         "credit-scorer": {"environments": ["production"]},
     },
     "policy": {
+        "retrain": {"*": {"approvals": 0}},
         "deploy": {
             "staging": {"approvals": 0},
             "production": {"approvals": 1, "approvers": [APPROVER1, APPROVER2]},
@@ -127,11 +128,25 @@ class BotHarness:
         )
 
     async def command(
-        self, command: str, text: str, *, user: str = REQUESTER, retry: int | None = None
+        self,
+        command: str,
+        text: str,
+        *,
+        user: str = REQUESTER,
+        retry: int | None = None,
+        channel: tuple[str, str] = ("C0COMMANDS", "commands"),
     ) -> str:
-        """Send a signed slash command; returns the name of its response_url."""
+        """Send a signed slash command from `channel` (ID, name); returns its response_url name."""
         name = self._response_name()
-        body = command_body(command, text, user=user, response_url=self.slack.response_url(name))
+        channel_id, channel_name = channel
+        body = command_body(
+            command,
+            text,
+            user=user,
+            response_url=self.slack.response_url(name),
+            channel_id=channel_id,
+            channel_name=channel_name,
+        )
         response = await self.post(body)
         assert response.status == 200, await response.text()
         return name

@@ -54,15 +54,16 @@ def command_body(
     user: str,
     response_url: str,
     channel_id: str = "C0COMMANDS",
+    channel_name: str = "commands",
     trigger_id: str | None = None,
 ) -> str:
-    """The form body of a slash command invocation."""
+    """The form body of a slash command invocation (a DM: channel D…, name "directmessage")."""
     fields = {
         "token": "deprecated-verification-token",
         "team_id": TEAM_ID,
         "team_domain": "fake",
         "channel_id": channel_id,
-        "channel_name": "commands",
+        "channel_name": channel_name,
         "user_id": user,
         "user_name": user.lower(),
         "command": command,

@@ -21,6 +21,7 @@ from tests.fakes.bot_app import (
 )
 
 CHANNEL = "#fraud-ml"
+FRAUD_ML = ("C0FRAUDML", "fraud-ml")  # the channel's ID and name, as slash commands carry them
 
 
 async def request_deploy(h: BotHarness, text: str = "fraud-detector production v12") -> str:
@@ -164,6 +165,19 @@ async def test_a_click_after_the_deadline_expires_the_request(bot_app: BotAppFac
     assert h.pipelines() == []
 
 
+async def test_a_late_click_audits_the_expiry_as_the_service(bot_app: BotAppFactory) -> None:
+    config = BOT_CONFIG | {"approvals": {"expire_after": "1s"}}
+    slow_sweeper = dataclasses.replace(FAST, sweep_interval=60.0)
+    h = await bot_app(config, tuning=slow_sweeper)
+    ticket = await request_deploy(h)
+    await asyncio.sleep(1.2)
+    assert "expired" in await h.answer(await h.click(APPROVE, ticket, user=APPROVER1))
+    entries = await h.store.recent_audit(model="fraud-detector", limit=20)
+    (expired,) = [e for e in entries if e.action == "deploy.expire"]
+    assert (expired.actor, expired.outcome) == ("chatops", "expired")
+    assert all(e.actor != APPROVER1 for e in entries)
+
+
 async def test_pending_requests_survive_a_restart(bot_app: BotAppFactory) -> None:
     h = await bot_app()
     ticket = await request_deploy(h)
@@ -185,6 +199,8 @@ async def test_audit_lists_request_approval_and_pipeline(bot_app: BotAppFactory)
         if any(e.action == "pipeline.finish" for e in entries):
             break
         await asyncio.sleep(0.02)
-    answer = await h.answer(await h.command("/chatops", "audit fraud-detector", user=OUTSIDER))
+    answer = await h.answer(
+        await h.command("/chatops", "audit fraud-detector", user=OUTSIDER, channel=FRAUD_ML)
+    )
     for expected in ("deploy.request", "deploy.approve", "pipeline.start", "pipeline.finish"):
         assert expected in answer, answer

@@ -167,9 +167,10 @@ async def test_audit_is_ephemeral_and_limited(bot_app: BotAppFactory) -> None:
     for _ in range(3):
         await h.answer(await h.command("/retrain", "fraud-detector"))
     await until(lambda: len(h.pipelines()) == 3)
-    answer = await h.answer(await h.command("/chatops", "audit"))
+    answer = await h.answer(await h.command("/chatops", "audit", channel=("C0FRAUD", "fraud-ml")))
     assert answer.count("retrain.request") == 3
-    answer = await h.answer(await h.command("/chatops", "audit credit-scorer"))
+    default = ("C0ALERTS", "ml-alerts")  # credit-scorer's messages go to the default channel
+    answer = await h.answer(await h.command("/chatops", "audit credit-scorer", channel=default))
     assert "No audit entries for credit-scorer" in answer
 
 

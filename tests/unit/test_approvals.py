@@ -309,3 +309,13 @@ def test_invariants_hold_for_any_click_sequence(
             assert set(req.approved_by) <= rule.approvers
         if before.state is not ApprovalState.PENDING:
             assert req == before
+
+
+def test_a_request_the_policy_no_longer_covers_can_only_be_cancelled() -> None:
+    req = make()
+    with pytest.raises(NotAllowed, match="no policy for deploy to production"):
+        approve(req, None, "UAPP1", T0)
+    with pytest.raises(NotAllowed, match="no policy for deploy to production"):
+        deny(req, None, "UAPP1", T0)
+    assert deny(req, None, "UREQ", T0).outcome is Outcome.CANCELLED
+    assert approve(req, None, "UAPP1", req.expires_at).outcome is Outcome.EXPIRED

@@ -51,3 +51,85 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "unknown: unknown key" in err
     assert "slack.default_channel" in err
     assert main(["check-config", str(tmp_path / "missing.yaml")]) == 1
+
+
+def _with_policy(policy: object) -> dict[str, object]:
+    raw: dict[str, object] = yaml.safe_load(README_EXAMPLE)
+    raw["policy"] = policy
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("policy", "problem"),
+    [
+        (
+            {"deploy": {"prodution": {"approvals": 1}}},
+            "policy.deploy.prodution: unknown environment; did you mean 'production'?",
+        ),
+        (
+            {"deplyo": {"production": {"approvals": 1}}},
+            "policy.deplyo: unknown action; did you mean 'deploy'?",
+        ),
+        (
+            {"deploy": {"production": {"approvals": 2, "approvers": ["U0APPROVER1"]}}},
+            "policy.deploy.production.approvals: 2 approvals needed but only 1 approver(s) "
+            "listed, so no request could ever be approved",
+        ),
+    ],
+)
+def test_policy_mistakes_are_config_errors(policy: object, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(_with_policy(policy))
+    assert err.value.problems == [problem]
+
+
+@pytest.mark.parametrize("key", ["approvers", "requesters"])
+def test_policy_user_ids_must_be_slack_ids(key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(_with_policy({"rollback": {"*": {key: ["U0ONCALL1", "alice"]}}}))
+    (problem,) = err.value.problems
+    assert problem.startswith(f"policy.rollback.*.{key}: 'alice' is not a Slack user ID")
+
+
+def test_check_config_refuses_a_policy_typo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        README_EXAMPLE.replace("    production: {approvals: 1", "    prodution: {approvals: 1")
+    )
+    assert main(["check-config", str(typo)]) == 1
+    captured = capsys.readouterr()
+    assert "OK" not in captured.out
+    assert (
+        "policy.deploy.prodution: unknown environment; did you mean 'production'?" in captured.err
+    )
+
+
+def test_check_config_warns_loudly_without_a_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = yaml.safe_load(README_EXAMPLE)
+    del raw["policy"]
+    open_config = tmp_path / "open.yaml"
+    open_config.write_text(yaml.safe_dump(raw))
+    assert main(["check-config", str(open_config)]) == 0
+    assert "warning: no `policy` section: anyone may retrain, deploy and roll back" in (
+        capsys.readouterr().err
+    )
+
+
+def test_check_config_names_what_a_policy_leaves_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(yaml.safe_dump(_with_policy({"deploy": {"production": {"approvals": 0}}})))
+    assert main(["check-config", str(partial)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: policy has no entry for retrain, deploy to staging" in err
+    assert "no `policy` section" not in err
+    example = tmp_path / "example.yaml"
+    example.write_text(README_EXAMPLE)
+    capsys.readouterr()
+    assert main(["check-config", str(example)]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 import pytest
 
 from bot.errors import BotError, NotAllowed
-from bot.policy import Action, Policy, Rule, check_approver, check_request, describe
+from bot.policy import (
+    Action,
+    Policy,
+    PolicyError,
+    Rule,
+    check_approver,
+    check_request,
+    describe,
+)
 
 CONFIG: dict[str, dict[str, dict[str, object]]] = {
     "retrain": {"*": {"approvals": 0}},
@@ -47,10 +55,46 @@ def test_exact_environment_wins_over_star() -> None:
     assert policy.rule_for("deploy", None).approvals == 2
 
 
-def test_no_rule_means_anyone_no_approval(policy: Policy) -> None:
-    assert policy.rule_for("deploy", "qa") == Rule()
+def test_no_policy_at_all_means_anyone_no_approval() -> None:
+    assert not Policy().configured
     assert Policy().rule_for("rollback", "production") == Rule()
     assert not Policy().rule_for("deploy", "production").needs_approval
+    assert Policy().uncovered(["production"]) == []
+
+
+def test_what_a_configured_policy_does_not_cover_is_refused_naming_the_entry() -> None:
+    policy = Policy.from_mapping({"deploy": {"staging": {"approvals": 0}}})
+    assert policy.rule_for("deploy", "staging") == Rule()
+    with pytest.raises(NotAllowed) as info:
+        policy.rule_for("deploy", "production")
+    assert info.value.message == (
+        'no policy for deploy to production: add policy.deploy.production (or "*")'
+    )
+    with pytest.raises(NotAllowed, match=r'no policy for retrain: add policy\.retrain\."\*"'):
+        policy.rule_for("retrain", None)
+    with pytest.raises(NotAllowed, match="no policy for rollback of staging"):
+        policy.rule_for("rollback", "staging")
+    assert policy.find("deploy", "production") is None
+    assert policy.uncovered(["staging", "production"]) == [
+        "retrain",
+        "deploy to production",
+        "rollback of production",
+        "rollback of staging",
+    ]
+
+
+def test_an_empty_policy_section_refuses_everything() -> None:
+    policy = Policy.from_mapping({})
+    assert policy.configured
+    with pytest.raises(NotAllowed, match="no policy for deploy to staging"):
+        policy.rule_for("deploy", "staging")
+
+
+def test_rules_given_directly_are_a_configured_policy() -> None:
+    policy = Policy({"deploy": {"*": Rule()}})
+    assert policy.configured
+    with pytest.raises(NotAllowed):
+        policy.rule_for("retrain", None)
 
 
 def test_policy_is_read_only(policy: Policy) -> None:
@@ -83,6 +127,90 @@ def test_from_mapping_refuses_what_it_would_ignore(
 ) -> None:
     with pytest.raises(ValueError, match=path.replace(".", r"\.")):
         Policy.from_mapping(data)
+
+
+ENVIRONMENTS = frozenset({"staging", "production"})
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (
+            {"deploy": {"prodution": {"approvals": 1}}},
+            "policy.deploy.prodution: unknown environment; did you mean 'production'?",
+        ),
+        (
+            {"rollback": {"qa": {}}},
+            "policy.rollback.qa: unknown environment (expected one of: production, staging)",
+        ),
+        (
+            {"deplyo": {"production": {"approvals": 1}}},
+            "policy.deplyo: unknown action; did you mean 'deploy'?",
+        ),
+        (
+            {"deploy": {"production": {"approval": 1}}},
+            "policy.deploy.production.approval: unknown key; did you mean 'approvals'?",
+        ),
+        (
+            {"deploy": {"production": {"approvals": 3, "approvers": ["U0A1", "U0A2"]}}},
+            "policy.deploy.production.approvals: 3 approvals needed but only 2 approver(s) "
+            "listed, so no request could ever be approved",
+        ),
+    ],
+)
+def test_from_mapping_names_the_problem_with_a_suggestion(
+    data: dict[str, dict[str, dict[str, object]]], problem: str
+) -> None:
+    with pytest.raises(PolicyError) as info:
+        Policy.from_mapping(data, environments=ENVIRONMENTS)
+    assert info.value.problems == [problem]
+
+
+def test_from_mapping_reports_every_problem() -> None:
+    data: dict[str, dict[str, dict[str, object]]] = {
+        "deplyo": {"*": {}},
+        "deploy": {"prodution": {}, "staging": {"approvers": ["bob"]}},
+    }
+    with pytest.raises(PolicyError) as info:
+        Policy.from_mapping(data, environments=ENVIRONMENTS)
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "policy.deplyo",
+        "policy.deploy.prodution",
+        "policy.deploy.staging.approvers",
+    ]
+
+
+def test_environment_names_need_a_model_that_lists_them() -> None:
+    with pytest.raises(PolicyError, match=r'no model lists environments; use "\*"'):
+        Policy.from_mapping({"deploy": {"production": {}}}, environments=())
+    assert Policy.from_mapping({"deploy": {"*": {}}}, environments=()).configured
+
+
+@pytest.mark.parametrize("user", ["bob", "@alice", "u0abc", "C0CHANNEL", "U0-A", "U", " U0A", "W"])
+@pytest.mark.parametrize("key", ["approvers", "requesters"])
+def test_user_ids_must_be_slack_user_ids(user: str, key: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        Policy.from_mapping({"deploy": {"*": {key: ["U0GOOD", user]}}})
+    (problem,) = info.value.problems
+    assert problem.startswith(f"policy.deploy.*.{key}: {user!r} is not a Slack user ID")
+
+
+def test_user_and_enterprise_user_ids_are_accepted() -> None:
+    rule = {"approvals": 1, "approvers": ["U024BE7LH", "W0123ABC"], "requesters": ["U1"]}
+    policy = Policy.from_mapping({"deploy": {"*": rule}})
+    assert policy.rule_for("deploy", "x").approvers == {"U024BE7LH", "W0123ABC"}
+
+
+def test_approvers_of_a_model_are_those_of_its_environments_and_star() -> None:
+    policy = Policy.from_mapping(
+        {
+            "deploy": {"production": {"approvals": 1, "approvers": ["U0PROD"]}},
+            "rollback": {"*": {"approvals": 1, "approvers": ["U0ANY"]}},
+            "retrain": {"*": {}},
+        }
+    )
+    assert policy.approvers_of(["production"]) == {"U0PROD", "U0ANY"}
+    assert policy.approvers_of(["staging"]) == {"U0ANY"}
 
 
 def test_from_mapping_accepts_null_lists() -> None:

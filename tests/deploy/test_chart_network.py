@@ -101,3 +101,9 @@ def test_bad_peers_fail_against_the_schema(helm: Helm, peer: dict[str, Any]) -> 
     result = helm.template_result({"networkPolicy": {"webhookFrom": [peer]}})
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
+
+
+def test_notes_say_which_peers_may_send_webhooks(helm: Helm) -> None:
+    assert "admits webhooks only from networkPolicy.webhookFrom" in helm.notes()
+    off = helm.notes({"networkPolicy": {"enabled": False}})
+    assert "networkPolicy.webhookFrom" not in off

@@ -2,17 +2,26 @@
 #
 # Pipeline ChatOps service image.
 #
-# builder: builds the project wheel from pyproject.toml and installs it, with its
-#          dependencies, into a self-contained venv at /opt/venv.
+# builder: installs the runtime dependencies from requirements.lock (every file
+#          checked against its pinned sha256: `pip install --require-hashes`) into a
+#          self-contained venv at /opt/venv, then builds the project wheel from
+#          pyproject.toml and adds it without resolving anything (--no-deps).
 # runtime: the same slim Python base, the venv copied in, no compilers, no pip
 #          cache, a numeric non-root user. Kubernetes probes /healthz and /readyz,
 #          so there is no HEALTHCHECK here. Secrets come from the environment at
-#          run time (see the Helm chart); none are baked in.
+#          run time (see helm/chatops); none are baked in.
 #
-# tests/deploy/test_image.py replays the builder's COPY and RUN steps without a
-# container engine, and lints this file with hadolint.
+# requirements.lock is written by scripts/lock from pyproject.toml's dependencies;
+# tests/deploy/test_lock.py checks that it still satisfies them.
+# tests/deploy/test_dockerfile.py checks this file's instructions and lints it with
+# hadolint; tests/deploy/test_wheel_install.py replays the builder's install steps
+# without a container engine.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The official python:3.11-slim image (Python 3.11.15), pinned by the digest of its
+# multi-platform index, so every build starts from the same bytes. To move it, take
+# the new digest of the tag from the official image's published digests (or
+# `docker buildx imagetools inspect python:3.11-slim`) and update it here.
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:90744cff8f32887f075c47d747a173ff333e9e98801667af93c357fa9f5e28ff
 
 FROM ${PYTHON_IMAGE} AS builder
 
@@ -22,6 +31,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
+# Dependencies first: this layer is rebuilt only when the lock changes.
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock
+
 COPY pyproject.toml README.md ./
 COPY chatops/ chatops/
 COPY gateway/ gateway/
@@ -30,8 +44,7 @@ COPY slackio/ slackio/
 COPY storage/ storage/
 
 RUN pip wheel --no-deps --wheel-dir /wheels . \
-    && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install /wheels/*.whl \
+    && /opt/venv/bin/pip install --no-deps /wheels/*.whl \
     && /opt/venv/bin/pip check
 
 

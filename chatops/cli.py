@@ -1,9 +1,10 @@
-"""The `chatops` command: serve, check-config, manifest, doctor."""
+"""The `chatops` command: serve, check-config, config-schema, manifest, doctor."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config, policy_of
 from chatops.doctor import report, run_doctor
 from chatops.logs import configure_logging
+from chatops.schema import config_json_schema, write_chart_schema
 from chatops.settings import Settings
 
 
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate a config file and the environment")
     check.add_argument("file", type=Path)
+    _add_config_schema(sub)
     # --- manifest (bot side) ---
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument("--public-url", help="external base URL (or CHATOPS_PUBLIC_URL)")
@@ -51,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config-schema":
+        return config_schema(args.chart)
     try:
         settings = Settings()
     except ValidationError as e:
@@ -139,6 +144,32 @@ def _policy_warnings(config: AppConfig) -> list[str]:
     environments = {env for model in config.models.values() for env in model.environments}
     refused = policy.uncovered(environments)
     return [f"policy has no entry for {', '.join(refused)}: refused"] if refused else []
+
+
+def _add_config_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    schema = sub.add_parser(
+        "config-schema", help="print the config file's JSON Schema (from its pydantic model)"
+    )
+    schema.add_argument(
+        "--chart",
+        type=Path,
+        metavar="VALUES_SCHEMA_JSON",
+        help="instead, write it into this Helm values.schema.json under properties.config",
+    )
+
+
+def config_schema(chart: Path | None) -> int:
+    """Print the config JSON Schema, or embed it into a chart's values.schema.json."""
+    if chart is None:
+        print(json.dumps(config_json_schema(), indent=2))
+        return 0
+    try:
+        changed = write_chart_schema(chart)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"{chart}: cannot update the config schema ({e})", file=sys.stderr)
+        return 1
+    print(f"{chart}: {'updated' if changed else 'already current'}", file=sys.stderr)
+    return 0
 
 
 def _summary(path: Path, config: AppConfig) -> str:

@@ -77,18 +77,32 @@ class Helm:
         *files: Path,
         chart: Path = CHART,
         extra: tuple[str, ...] = (),
+        release: str = RELEASE,
+        namespace: str = NAMESPACE,
     ) -> subprocess.CompletedProcess[str]:
         """`helm template` with the given values; the caller looks at the exit code."""
-        args = ["template", RELEASE, "--namespace", NAMESPACE, *extra]
+        args = ["template", release, "--namespace", namespace, *extra]
         return self.run(*args, *self.values_args(values, files), chart=chart)
 
-    def template(self, values: Values | None = None, *files: Path) -> list[Obj]:
+    def template(
+        self,
+        values: Values | None = None,
+        *files: Path,
+        release: str = RELEASE,
+        namespace: str = NAMESPACE,
+    ) -> list[Obj]:
         """Render the chart and return its objects; a failed render fails the test with stderr."""
-        result = self.template_result(values, *files)
+        result = self.template_result(values, *files, release=release, namespace=namespace)
         assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
         return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
-    def notes(self, values: Values | None = None, *files: Path) -> str:
+    def notes(
+        self,
+        values: Values | None = None,
+        *files: Path,
+        release: str = RELEASE,
+        namespace: str = NAMESPACE,
+    ) -> str:
         """Render templates/NOTES.txt, which `helm template` never prints.
 
         A throwaway copy of the chart gets one extra template that renders the
@@ -103,7 +117,9 @@ class Helm:
             'data:\n  notes: {{ tpl (.Files.Get "notes-under-test.txt") . | toJson }}\n'
         )
         show = ("--show-only", "templates/zz-notes-under-test.yaml")
-        result = self.template_result(values, *files, chart=copy, extra=show)
+        result = self.template_result(
+            values, *files, chart=copy, extra=show, release=release, namespace=namespace
+        )
         assert result.returncode == 0, f"rendering NOTES.txt failed:\n{result.stderr}"
         notes: str = yaml.safe_load(result.stdout)["data"]["notes"]
         return notes

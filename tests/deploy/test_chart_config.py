@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helm import CHART, Helm, one
+from tests.deploy.helm import CHART, REPO, Helm, one
 
 SCENARIOS: dict[str, tuple[Path, ...]] = {
     "default": (),
@@ -25,6 +25,7 @@ def test_rendered_config_passes_check_config(helm: Helm, tmp_path: Path, scenari
     config.write_text(one(objects, "ConfigMap")["data"]["config.yaml"])
     # Only what a pod without secrets would have: no tokens, no endpoints.
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    env["PYTHONPATH"] = str(REPO)  # this checkout's chatops, whatever the venv was installed from
     result = subprocess.run(
         [sys.executable, "-m", "chatops", "check-config", str(config)],
         capture_output=True,

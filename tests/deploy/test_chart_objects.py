@@ -222,7 +222,7 @@ def test_ingress_routes_to_the_service(helm: Helm) -> None:
     tls = {"secretName": "chatops-tls", "hosts": ["chatops.example.com"]}
     assert ingress["spec"]["tls"] == [tls]
     paths = ingress["spec"]["rules"][0]["http"]["paths"]
-    assert {p["path"] for p in paths} == {"/slack", "/webhooks"}
+    assert {p["path"] for p in paths} == {"/slack/events", "/webhooks", "/drift-webhook"}
     for path in paths:
         assert path["backend"]["service"] == {
             "name": service["metadata"]["name"],

@@ -30,7 +30,14 @@ def test_helm_lint_strict_is_clean(helm: Helm, values_file: Path | None) -> None
 
 def test_default_values_render(helm: Helm) -> None:
     kinds = {obj["kind"] for obj in helm.template()}
-    assert kinds == {"ServiceAccount", "Secret", "ConfigMap", "Service", "Deployment"}
+    assert kinds == {
+        "ServiceAccount",
+        "Secret",
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "NetworkPolicy",
+    }
 
 
 def test_multi_replica_with_redis_renders(helm: Helm) -> None:

@@ -1,4 +1,4 @@
-"""The Dockerfile is lint-clean and keeps the image promises of docs/operations.md.
+"""The Dockerfile is lint-clean, pinned (base image digest, hashed dependency lock), and hardened.
 
 No container engine here: hadolint checks the file, these tests check its
 instructions, and test_wheel_install.py replays the builder's install steps.
@@ -68,19 +68,47 @@ def test_hadolint_is_clean(hadolint: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_multi_stage_on_a_slim_python_base() -> None:
+def test_multi_stage_on_a_slim_python_base_pinned_by_digest() -> None:
+    """A tag moves; the digest names the same image bytes on every build."""
     assert len(STAGES) >= 2
     assert BUILDER.name == "builder"
     for stage in STAGES:
         image = expand(stage.base, global_args())
-        assert re.fullmatch(r"python:3\.1[1-9]-slim(-\w+)?", image), image
+        assert re.fullmatch(r"python:3\.11-slim(-\w+)?@sha256:[0-9a-f]{64}", image), image
 
 
-def test_builder_builds_a_wheel_and_a_venv_from_pyproject() -> None:
-    run = " ".join(BUILDER.all("RUN"))
-    assert "pip wheel --no-deps" in run
+def test_builder_installs_the_hashed_lock_then_the_wheel_without_resolving() -> None:
+    runs = BUILDER.all("RUN")
+    run = " ".join(runs)
     assert "python -m venv /opt/venv" in run
-    assert "/opt/venv/bin/pip install /wheels/" in run
+    assert "requirements.lock" in copy_sources(BUILDER)
+    [lock_install] = [r for r in runs if "-r requirements.lock" in r]
+    assert "/opt/venv/bin/pip install --require-hashes" in lock_install
+    assert "pip wheel --no-deps" in run
+    assert "/opt/venv/bin/pip install --no-deps /wheels/" in run
+    assert "/opt/venv/bin/pip check" in run
+    # Every pip install into the venv is either hash-checked or resolves nothing.
+    installs = re.findall(r"/opt/venv/bin/pip install [^&]*", run)
+    assert installs
+    assert all("--require-hashes" in i or "--no-deps" in i for i in installs), installs
+    assert runs.index(lock_install) < next(i for i, r in enumerate(runs) if "/wheels/" in r)
+
+
+def test_comments_name_only_files_that_exist() -> None:
+    """The header explains the build by pointing at files; a renamed one must not linger."""
+    comments = "\n".join(
+        line
+        for line in TEXT.splitlines()
+        if line.lstrip().startswith("#") and "syntax=" not in line
+    )
+    named = set(
+        re.findall(
+            r"(?<![/\w.])((?:[\w.-]+/)+[\w.-]*\w|[\w-]+\.(?:lock|toml|md|py|yaml))\b", comments
+        )
+    )
+    assert named, "the header names the files it relies on"
+    missing = sorted(path for path in named if not (REPO / path).exists())
+    assert not missing, f"Dockerfile comments name files that do not exist: {missing}"
 
 
 def test_builder_copies_every_package_the_wheel_needs() -> None:

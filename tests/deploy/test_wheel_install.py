@@ -1,10 +1,11 @@
 """The Dockerfile's builder steps work: wheel from the build context, fresh venv, `chatops` runs.
 
 This replays, without a container engine, what the builder stage does: copy the
-build context as .dockerignore leaves it, `pip wheel --no-deps`, create a venv,
-`pip install` the wheel (dependencies from pyproject.toml), `pip check`. The venv
-has no access to the system site-packages, so the `chatops` it runs comes from
-the wheel and nothing else. The slowest deploy test (dependency install, ~45 s).
+build context as .dockerignore leaves it, create a venv, install requirements.lock
+with `--require-hashes`, `pip wheel --no-deps`, install the wheel with `--no-deps`,
+`pip check` (so the lock holds every dependency the wheel declares). The venv has no
+access to the system site-packages, so the `chatops` it runs comes from the wheel
+and the lock and nothing else. The slowest deploy test (dependency install, ~60 s).
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("image-build")
     context, wheels, venv = root / "context", root / "wheels", root / "venv"
     build_context(context)
+    pip = venv / "bin" / "pip"
+    run(sys.executable, "-m", "venv", venv, cwd=root)
+    run(pip, "install", "--require-hashes", "--no-deps", "-r", "requirements.lock", cwd=context)
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels, ".", cwd=context)
     [wheel] = wheels.glob("*.whl")
-    run(sys.executable, "-m", "venv", venv, cwd=root)
-    run(venv / "bin" / "pip", "install", wheel, cwd=root)
-    run(venv / "bin" / "pip", "check", cwd=root)
+    run(pip, "install", "--no-deps", wheel, cwd=root)
+    run(pip, "check", cwd=root)
     return venv
 
 

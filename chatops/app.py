@@ -80,7 +80,7 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
         app[HTTP] = session
         if token is None:
             log.warning("slack_console_sink", reason="SLACK_BOT_TOKEN is not set")
-            app[TRANSPORT] = ConsoleTransport()
+            app[TRANSPORT] = ConsoleTransport(show_blocks=settings.chatops_show_blocks)
         else:
             client = make_client(
                 token=token,

@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)",
     )
+    serve.add_argument(
+        "--show-blocks",
+        action="store_true",
+        help="without SLACK_BOT_TOKEN, also print each message's Block Kit JSON and a preview "
+        "link (or CHATOPS_SHOW_BLOCKS=1)",
+    )
     check = sub.add_parser("check-config", help="validate a config file and the environment")
     check.add_argument("file", type=Path)
     # --- manifest (bot side) ---
@@ -59,8 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
         return 0
     return serve(
-        settings, args.config, host=args.host, port=args.port, socket_mode=args.socket_mode
+        with_serve_flags(settings, args),
+        args.config,
+        host=args.host,
+        port=args.port,
+        socket_mode=args.socket_mode,
     )
+
+
+def with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Settings with the `serve` flags that override the environment applied."""
+    if getattr(args, "show_blocks", False):
+        return settings.model_copy(update={"chatops_show_blocks": True})
+    return settings
 
 
 def serve(

@@ -46,16 +46,42 @@ def create_app(settings: Settings, config: AppConfig | None = None) -> web.Appli
 
 
 def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
-    """The gateway's slice of settings and config."""
+    """The gateway's slice of settings and config, and which buttons can work."""
+    ready, notes = _pipelines(settings, config)
     return GatewayOptions(
         default_channel=config.slack.default_channel,
         model_channels={name: m.channel for name, m in config.models.items() if m.channel},
-        pipeline_models=frozenset(n for n, m in config.models.items() if m.pipeline is not None),
+        pipeline_models=ready,
+        pipeline_notes=notes,
+        silence=bool(settings.alertmanager_url),
         dedup_window=config.dedup.window,
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),
         drift_secret=_secret(settings.chatops_drift_secret),
     )
+
+
+_PROVIDER_TOKENS = {"gitlab": "GITLAB_TOKEN", "github": "GITHUB_TOKEN"}
+
+
+def _pipelines(settings: Settings, config: AppConfig) -> tuple[frozenset[str], dict[str, str]]:
+    """Models whose pipeline can start (its provider's token is set) and, for the others with
+    a pipeline, why not: a Rollback or Retrain button that can only fail is not drawn."""
+    present = {
+        "gitlab": _secret(settings.gitlab_token) is not None,
+        "github": _secret(settings.github_token) is not None,
+    }
+    ready: set[str] = set()
+    notes: dict[str, str] = {}
+    for name, model in config.models.items():
+        if model.pipeline is None:
+            continue
+        provider = model.pipeline.provider
+        if present[provider]:
+            ready.add(name)
+        else:
+            notes[name] = f"{_PROVIDER_TOKENS[provider]} is not set, so its pipeline cannot start"
+    return frozenset(ready), notes
 
 
 def _secret(value: object) -> str | None:

@@ -38,11 +38,19 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class GatewayOptions:
-    """The few configuration values the gateway needs, built by the composition root."""
+    """The few configuration values the gateway needs, built by the composition root.
+
+    Buttons are drawn only when a click can work, and the gateway cannot know that itself:
+    `pipeline_models` are the models whose pipeline can start (configured, and its provider's
+    token set) and get Rollback/Retrain; `pipeline_notes` says, per model with a pipeline that
+    cannot start, why; `silence` is whether the bot can reach Alertmanager (Silence button).
+    """
 
     default_channel: str = "#ml-alerts"
     model_channels: Mapping[str, str] = field(default_factory=dict)
     pipeline_models: frozenset[str] = frozenset()
+    pipeline_notes: Mapping[str, str] = field(default_factory=dict)
+    silence: bool = False
     dedup_window: float = 4 * 3600
     default_drift_model: str | None = None
     webhook_token: str | None = None
@@ -141,7 +149,9 @@ class Gateway:
     def incident_message(
         self, incident: incidents.Incident, changes: list[incidents.Change]
     ) -> MessageUpdate:
-        rendered = render_incident(incident, pipeline_models=self.options.pipeline_models)
+        rendered = render_incident(
+            incident, pipeline_models=self.options.pipeline_models, silence=self.options.silence
+        )
         return MessageUpdate(
             key=incident.message_key,
             channel=self.options.channel_for(incident.model),
@@ -201,7 +211,11 @@ class Gateway:
         raise StoreError(f"too much contention on {key}")
 
     def drift_message(self, folded: DriftIncident, previous: DriftIncident | None) -> MessageUpdate:
-        rendered = render_drift(folded, pipeline_models=self.options.pipeline_models)
+        rendered = render_drift(
+            folded,
+            pipeline_models=self.options.pipeline_models,
+            pipeline_notes=self.options.pipeline_notes,
+        )
         repeated = previous is not None and previous.generation == folded.generation
         return MessageUpdate(
             key=folded.message_key,

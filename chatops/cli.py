@@ -1,8 +1,9 @@
-"""The `chatops` command: serve, check-config, manifest."""
+"""The `chatops` command: serve, check-config, demo, manifest."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from bot.manifest import manifest_yaml
 from chatops.app import create_app
 from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config
+from chatops.demo import DEFAULT_URL, run_demo
 from chatops.logs import configure_logging
 from chatops.settings import Settings
 
@@ -41,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate a config file and the environment")
     check.add_argument("file", type=Path)
+    # --- demo ---
+    demo = sub.add_parser(
+        "demo", help="play the example alert and drift bodies against a running chatops"
+    )
+    demo.add_argument(
+        "--url", default=DEFAULT_URL, help=f"chatops base URL (default {DEFAULT_URL})"
+    )
     # --- manifest (bot side) ---
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument("--public-url", help="external base URL (or CHATOPS_PUBLIC_URL)")
@@ -60,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.command == "check-config":
         return check_config(args.file, settings)
+    if args.command == "demo":
+        return demo_command(settings, args.url)
     if args.command == "manifest":
         public_url = args.public_url or settings.chatops_public_url
         print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
@@ -110,6 +121,21 @@ def serve(
         shutdown_timeout=10.0,
     )
     return 0
+
+
+def demo_command(settings: Settings, url: str) -> int:
+    """`chatops demo`: the webhook token and drift secret come from the same environment."""
+    if not url.startswith(("http://", "https://")):
+        print(f"demo: --url must be an http(s) URL, not {url[:80]!r}", file=sys.stderr)
+        return 2
+    token, secret = settings.chatops_webhook_token, settings.chatops_drift_secret
+    return asyncio.run(
+        run_demo(
+            url,
+            token=token.get_secret_value() if token else None,
+            drift_secret=secret.get_secret_value() if secret else None,
+        )
+    )
 
 
 def check_config(path: Path, settings: Settings) -> int:

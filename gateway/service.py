@@ -41,14 +41,15 @@ class GatewayOptions:
     """The few configuration values the gateway needs, built by the composition root.
 
     Buttons are drawn only when a click can work, and the gateway cannot know that itself:
-    `pipeline_models` are the models whose pipeline can start (configured, and its provider's
-    token set) and get Rollback/Retrain; `pipeline_notes` says, per model with a pipeline that
-    cannot start, why; `silence` is whether the bot can reach Alertmanager (Silence button).
+    `pipeline_actions` maps a model to the pipeline actions (`rollback`, `retrain`) that can
+    start for it (pipeline configured, its provider's token set, and for GitHub a workflow or
+    dispatch event for that action); `pipeline_notes` says, per model with a pipeline, why
+    Retrain cannot start; `silence` is whether the bot can reach Alertmanager (Silence button).
     """
 
     default_channel: str = "#ml-alerts"
     model_channels: Mapping[str, str] = field(default_factory=dict)
-    pipeline_models: frozenset[str] = frozenset()
+    pipeline_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     pipeline_notes: Mapping[str, str] = field(default_factory=dict)
     silence: bool = False
     dedup_window: float = 4 * 3600
@@ -58,6 +59,10 @@ class GatewayOptions:
 
     def channel_for(self, model: str | None) -> str:
         return self.model_channels.get(model or "", self.default_channel)
+
+    def models_that_can(self, action: str) -> frozenset[str]:
+        """The models whose `action` pipeline can start (their message gets its button)."""
+        return frozenset(m for m, can in self.pipeline_actions.items() if action in can)
 
 
 class Gateway:
@@ -150,7 +155,9 @@ class Gateway:
         self, incident: incidents.Incident, changes: list[incidents.Change]
     ) -> MessageUpdate:
         rendered = render_incident(
-            incident, pipeline_models=self.options.pipeline_models, silence=self.options.silence
+            incident,
+            pipeline_models=self.options.models_that_can("rollback"),
+            silence=self.options.silence,
         )
         return MessageUpdate(
             key=incident.message_key,
@@ -213,7 +220,7 @@ class Gateway:
     def drift_message(self, folded: DriftIncident, previous: DriftIncident | None) -> MessageUpdate:
         rendered = render_drift(
             folded,
-            pipeline_models=self.options.pipeline_models,
+            pipeline_models=self.options.models_that_can("retrain"),
             pipeline_notes=self.options.pipeline_notes,
         )
         repeated = previous is not None and previous.generation == folded.generation

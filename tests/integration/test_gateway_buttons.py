@@ -13,14 +13,7 @@ from typing import Any
 from tests.fakes.app import DEFAULT_CONFIG, bearer
 from tests.fakes.slack import FakeSlack
 
-GITHUB_MODEL = {
-    "channel": "#fraud-ml",
-    "pipeline": {
-        "provider": "github",
-        "repo": "ml/fraud-detector",
-        "workflows": {"retrain": "retrain.yml", "rollback": "rollback.yml"},
-    },
-}
+BOTH = {"retrain": "retrain.yml", "rollback": "rollback.yml"}
 
 
 async def buttons_on(fake_slack: FakeSlack, channel: str) -> list[str]:
@@ -54,7 +47,7 @@ async def test_alertmanager_url_brings_silence_and_gitlab_token_brings_rollback(
 async def test_a_github_pipeline_needs_the_github_token(
     make_app: Any, fake_slack: FakeSlack, am_fixture: Any
 ) -> None:
-    config = DEFAULT_CONFIG | {"models": {"fraud-detector": GITHUB_MODEL}}
+    config = github_model(workflows=BOTH)
     client = await make_app(config, gitlab_token="glpat-x")  # the wrong provider's token
     await post_alert(client, am_fixture("api_firing_single-alert"))
     assert "chatops.rollback" not in await buttons_on(fake_slack, "#fraud-ml")
@@ -63,7 +56,7 @@ async def test_a_github_pipeline_needs_the_github_token(
 async def test_a_github_pipeline_with_its_token_gets_rollback(
     make_app: Any, fake_slack: FakeSlack, am_fixture: Any
 ) -> None:
-    config = DEFAULT_CONFIG | {"models": {"fraud-detector": GITHUB_MODEL}}
+    config = github_model(workflows=BOTH)
     client = await make_app(config, github_token="ghp_x")
     await post_alert(client, am_fixture("api_firing_single-alert"))
     assert "chatops.rollback" in await buttons_on(fake_slack, "#fraud-ml")
@@ -88,3 +81,39 @@ async def test_drift_with_the_pipeline_token_offers_retrain(
     body = drift_fixture("drift-script_event-drift")
     assert (await client.post("/webhooks/drift", data=body, headers=bearer())).status == 202
     assert await buttons_on(fake_slack, "#fraud-ml") == ["chatops.retrain", "chatops.dismiss"]
+
+
+def github_model(**actions: dict[str, str]) -> dict[str, Any]:
+    pipeline = {"provider": "github", "repo": "ml/fraud-detector"} | actions
+    return DEFAULT_CONFIG | {
+        "models": {"fraud-detector": {"channel": "#fraud-ml", "pipeline": pipeline}}
+    }
+
+
+async def test_a_github_pipeline_without_a_rollback_workflow_gets_no_rollback(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any, drift_fixture: Any
+) -> None:
+    client = await make_app(github_model(workflows={"retrain": "retrain.yml"}), github_token="g")
+    await post_alert(client, am_fixture("api_firing_single-alert"))
+    assert await buttons_on(fake_slack, "#fraud-ml") == ["chatops.ack"]
+    body = drift_fixture("drift-script_event-drift")
+    assert (await client.post("/webhooks/drift", data=body, headers=bearer())).status == 202
+    await fake_slack.wait_for(lambda f: len(f.messages("#fraud-ml")) == 2)
+    drift = fake_slack.messages("#fraud-ml")[1]
+    assert "chatops.retrain" in json.dumps(drift.blocks)
+
+
+async def test_a_github_pipeline_without_a_retrain_workflow_says_so_on_drift(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any, drift_fixture: Any
+) -> None:
+    config = github_model(dispatch={"rollback": "rollback-requested"})
+    client = await make_app(config, github_token="g")
+    body = drift_fixture("drift-script_event-drift")
+    assert (await client.post("/webhooks/drift", data=body, headers=bearer())).status == 202
+    assert await buttons_on(fake_slack, "#fraud-ml") == ["chatops.dismiss"]
+    rendered = json.dumps(fake_slack.messages("#fraud-ml")[0].blocks)
+    assert "No Retrain button: its GitHub pipeline has no retrain workflow" in rendered
+    await post_alert(client, am_fixture("api_firing_single-alert"))
+    await fake_slack.wait_for(lambda f: len(f.messages("#fraud-ml")) == 2)
+    alert = fake_slack.messages("#fraud-ml")[1]
+    assert "chatops.rollback" in json.dumps(alert.blocks), "a dispatch event is enough"

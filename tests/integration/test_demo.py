@@ -98,3 +98,15 @@ async def test_no_server_says_how_to_start_one() -> None:
 def test_cli_refuses_a_url_that_is_not_http(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--url", "ftp://127.0.0.1"]) == 2
     assert "--url must be an http(s) URL" in capsys.readouterr().err
+
+
+def test_cli_demo_without_a_server_exits_non_zero_with_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATOPS_WEBHOOK_TOKEN", "s3cret-token")
+    assert main(["demo", "--url", "http://127.0.0.1:9/"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        "1/4 firing alert → no chatops at http://127.0.0.1:9 — start it with scripts/run"
+    )
+    assert "s3cret-token" not in out

@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 
 from chatops.bot_wiring import add_bot_routes, bot_ctx
-from chatops.config import AppConfig
+from chatops.config import AppConfig, GitHubPipeline
 from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
@@ -48,16 +48,51 @@ def create_app(settings: Settings, config: AppConfig | None = None) -> web.Appli
 
 
 def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
-    """The gateway's slice of settings and config."""
+    """The gateway's slice of settings and config, and which buttons can work."""
+    runnable, notes = _pipeline_actions(settings, config)
     return GatewayOptions(
         default_channel=config.slack.default_channel,
         model_channels={name: m.channel for name, m in config.models.items() if m.channel},
-        pipeline_models=frozenset(n for n, m in config.models.items() if m.pipeline is not None),
+        pipeline_actions=runnable,
+        pipeline_notes=notes,
+        silence=bool(settings.alertmanager_url),
         dedup_window=config.dedup.window,
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),
         drift_secret=_secret(settings.chatops_drift_secret),
     )
+
+
+_BUTTON_ACTIONS = ("rollback", "retrain")
+
+
+def _pipeline_actions(
+    settings: Settings, config: AppConfig
+) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+    """Per model, the button actions whose pipeline can start, and why Retrain cannot (for
+    the drift message): a Rollback or Retrain button that could only fail is not drawn."""
+    tokens = {
+        "gitlab": (settings.gitlab_token, "GITLAB_TOKEN"),
+        "github": (settings.github_token, "GITHUB_TOKEN"),
+    }
+    runnable: dict[str, frozenset[str]] = {}
+    notes: dict[str, str] = {}
+    for name, model in config.models.items():
+        pipeline = model.pipeline
+        if pipeline is None:
+            continue
+        token, variable = tokens[pipeline.provider]
+        if _secret(token) is None:
+            notes[name] = f"{variable} is not set, so its pipeline cannot start"
+            continue
+        if isinstance(pipeline, GitHubPipeline):  # one workflow or event per action
+            named = pipeline.workflows.keys() | pipeline.dispatch.keys()
+            runnable[name] = frozenset(a for a in _BUTTON_ACTIONS if a in named)
+        else:  # one GitLab pipeline runs every action (ACTION variable)
+            runnable[name] = frozenset(_BUTTON_ACTIONS)
+        if "retrain" not in runnable[name]:
+            notes[name] = "its GitHub pipeline has no retrain workflow or dispatch event"
+    return runnable, notes
 
 
 def _secret(value: object) -> str | None:
@@ -82,7 +117,7 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
         app[HTTP] = session
         if token is None:
             log.warning("slack_console_sink", reason="SLACK_BOT_TOKEN is not set")
-            app[TRANSPORT] = ConsoleTransport()
+            app[TRANSPORT] = ConsoleTransport(show_blocks=settings.chatops_show_blocks)
         else:
             client = make_client(
                 token=token,

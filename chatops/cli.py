@@ -1,4 +1,4 @@
-"""The `chatops` command: serve, check-config, config-schema, manifest, doctor."""
+"""The `chatops` command: serve, check-config, config-schema, demo, doctor, manifest."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.manifest import manifest_yaml
 from chatops.app import create_app
 from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config, policy_of
+from chatops.demo import DEFAULT_URL, run_demo
 from chatops.doctor import report, run_doctor
 from chatops.logs import configure_logging
 from chatops.schema import config_json_schema, write_chart_schema
@@ -37,9 +38,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)",
     )
+    serve.add_argument(
+        "--show-blocks",
+        action="store_true",
+        help="without SLACK_BOT_TOKEN, also print each message's Block Kit JSON and a preview "
+        "link (or CHATOPS_SHOW_BLOCKS=1)",
+    )
     check = sub.add_parser("check-config", help="validate a config file and the environment")
     check.add_argument("file", type=Path)
     _add_config_schema(sub)
+    # --- demo ---
+    demo = sub.add_parser(
+        "demo", help="play the example alert and drift bodies against a running chatops"
+    )
+    demo.add_argument(
+        "--url", default=DEFAULT_URL, help=f"chatops base URL (default {DEFAULT_URL})"
+    )
     # --- manifest (bot side) ---
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument("--public-url", help="external base URL (or CHATOPS_PUBLIC_URL)")
@@ -66,13 +80,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(args.file, settings)
     if args.command == "doctor":
         return doctor(settings, args.config)
+    if args.command == "demo":
+        return demo_command(settings, args.url)
     if args.command == "manifest":
         public_url = args.public_url or settings.chatops_public_url
         print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
         return 0
     return serve(
-        settings, args.config, host=args.host, port=args.port, socket_mode=args.socket_mode
+        with_serve_flags(settings, args),
+        args.config,
+        host=args.host,
+        port=args.port,
+        socket_mode=args.socket_mode,
     )
+
+
+def with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Settings with the `serve` flags that override the environment applied."""
+    if getattr(args, "show_blocks", False):
+        return settings.model_copy(update={"chatops_show_blocks": True})
+    return settings
 
 
 def serve(
@@ -105,6 +132,21 @@ def serve(
         shutdown_timeout=10.0,
     )
     return 0
+
+
+def demo_command(settings: Settings, url: str) -> int:
+    """`chatops demo`: the webhook token and drift secret come from the same environment."""
+    if not url.startswith(("http://", "https://")):
+        print(f"demo: --url must be an http(s) URL, not {url[:80]!r}", file=sys.stderr)
+        return 2
+    token, secret = settings.chatops_webhook_token, settings.chatops_drift_secret
+    return asyncio.run(
+        run_demo(
+            url,
+            token=token.get_secret_value() if token else None,
+            drift_secret=secret.get_secret_value() if secret else None,
+        )
+    )
 
 
 def check_config(path: Path, settings: Settings) -> int:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a replica holds an outbox item; a crashed holder's expires.",
     )
+    chatops_show_blocks: bool = Field(
+        default=False,
+        description="Console sink: also print each message's Block Kit JSON and preview link.",
+    )
     chatops_public_url: str | None = Field(
         default=None, description="External base URL, used in the Slack app manifest."
     )

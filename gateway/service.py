@@ -39,11 +39,20 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class GatewayOptions:
-    """The few configuration values the gateway needs, built by the composition root."""
+    """The few configuration values the gateway needs, built by the composition root.
+
+    Buttons are drawn only when a click can work, and the gateway cannot know that itself:
+    `pipeline_actions` maps a model to the pipeline actions (`rollback`, `retrain`) that can
+    start for it (pipeline configured, its provider's token set, and for GitHub a workflow or
+    dispatch event for that action); `pipeline_notes` says, per model with a pipeline, why
+    Retrain cannot start; `silence` is whether the bot can reach Alertmanager (Silence button).
+    """
 
     default_channel: str = "#ml-alerts"
     model_channels: Mapping[str, str] = field(default_factory=dict)
-    pipeline_models: frozenset[str] = frozenset()
+    pipeline_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    pipeline_notes: Mapping[str, str] = field(default_factory=dict)
+    silence: bool = False
     dedup_window: float = 4 * 3600
     default_drift_model: str | None = None
     webhook_token: str | None = None
@@ -51,6 +60,10 @@ class GatewayOptions:
 
     def channel_for(self, model: str | None) -> str:
         return self.model_channels.get(model or "", self.default_channel)
+
+    def models_that_can(self, action: str) -> frozenset[str]:
+        """The models whose `action` pipeline can start (their message gets its button)."""
+        return frozenset(m for m, can in self.pipeline_actions.items() if action in can)
 
 
 class Gateway:
@@ -142,7 +155,11 @@ class Gateway:
     def incident_message(
         self, incident: incidents.Incident, changes: list[incidents.Change]
     ) -> MessageUpdate:
-        rendered = render_incident(incident, pipeline_models=self.options.pipeline_models)
+        rendered = render_incident(
+            incident,
+            pipeline_models=self.options.models_that_can("rollback"),
+            silence=self.options.silence,
+        )
         return MessageUpdate(
             key=incident.message_key,
             channel=self.options.channel_for(incident.model),
@@ -202,7 +219,11 @@ class Gateway:
         raise StoreError(f"too much contention on {key}")
 
     def drift_message(self, folded: DriftIncident, previous: DriftIncident | None) -> MessageUpdate:
-        rendered = render_drift(folded, pipeline_models=self.options.pipeline_models)
+        rendered = render_drift(
+            folded,
+            pipeline_models=self.options.models_that_can("retrain"),
+            pipeline_notes=self.options.pipeline_notes,
+        )
         repeated = previous is not None and previous.generation == folded.generation
         return MessageUpdate(
             key=folded.message_key,

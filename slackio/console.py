@@ -1,7 +1,9 @@
 """Console sink: with no Slack token, print what would be posted instead of posting it.
 
-Each message is shown as readable text, its Block Kit JSON and a Block Kit Builder link, so a
-newcomer running `chatops serve` with nothing configured sees what the product would do.
+Each message is shown as readable text, so a newcomer running `chatops serve` with nothing
+configured sees what the product would do. Its Block Kit JSON and a Block Kit Builder preview
+link (several KB per message) are added only with `show_blocks` (`chatops serve --show-blocks`
+or `CHATOPS_SHOW_BLOCKS=1`).
 """
 
 from __future__ import annotations
@@ -69,8 +71,12 @@ def builder_link(blocks: Blocks) -> str:
 class ConsoleTransport:
     """SlackTransport that prints instead of sending; ts values are local counters."""
 
-    def __init__(self, write: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self, write: Callable[[str], Any] | None = None, *, show_blocks: bool = False
+    ) -> None:
         self._write = write or _stdout
+        self._show_blocks = show_blocks
+        self._hinted = False
         self._counter = itertools.count(1)
 
     def _ts(self) -> str:
@@ -108,9 +114,12 @@ class ConsoleTransport:
             f"┌─ Slack (console sink, no SLACK_BOT_TOKEN): {title}",
             *(f"│ {line}" for line in body.splitlines()),
         ]
-        if blocks:
+        if blocks and self._show_blocks:
             parts.append("│ Block Kit JSON: " + json.dumps(list(blocks), ensure_ascii=False))
             parts.append("│ Preview: " + builder_link(blocks))
+        elif blocks and not self._hinted:
+            self._hinted = True
+            parts.append("│ (Block Kit JSON and a preview link: chatops serve --show-blocks)")
         parts.append("└─")
         self._write("\n".join(parts) + "\n")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from gateway import actions
@@ -83,15 +84,22 @@ def _dismissed(incident: DriftIncident) -> bool:
     return any(r.action.removeprefix(actions.BLOCK_PREFIX) == "dismiss" for r in incident.actions)
 
 
-def _drift_buttons(incident: DriftIncident, pipeline_models: frozenset[str]) -> list[Block]:
-    """Retrain (when the model has a pipeline) and Dismiss; else say why Retrain is missing."""
+def _drift_buttons(
+    incident: DriftIncident, pipeline_models: frozenset[str], notes: Mapping[str, str]
+) -> list[Block]:
+    """Retrain (when the model's pipeline can start) and Dismiss; else say why no Retrain."""
     key, model = incident.message_key, button_model(incident.model)
     blocks, buttons = [], []
     if model and model in pipeline_models:
         value = actions.button_value(actions.RETRAIN, key=key, model=model)
         buttons.append(button("Retrain", actions.RETRAIN, value, style="primary"))
     else:
-        note = f"No pipeline configured for {escape(incident.model)}, so no Retrain button"
+        why = notes.get(incident.model)
+        note = (
+            f"No Retrain button: {escape(clip(why, 200))}"
+            if why
+            else f"No pipeline configured for {escape(incident.model)}, so no Retrain button"
+        )
         blocks.append(context_block("chatops.pipeline", [note]))
     value = actions.button_value(actions.DISMISS, key=key, model=model)
     buttons.append(button("Dismiss", actions.DISMISS, value))
@@ -99,9 +107,16 @@ def _drift_buttons(incident: DriftIncident, pipeline_models: frozenset[str]) -> 
 
 
 def render_drift(
-    incident: DriftIncident, *, pipeline_models: frozenset[str] = frozenset()
+    incident: DriftIncident,
+    *,
+    pipeline_models: frozenset[str] = frozenset(),
+    pipeline_notes: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """The living drift message of one model: the evidence, how often, Retrain / Dismiss."""
+    """The living drift message of one model: the evidence, how often, Retrain / Dismiss.
+
+    Retrain is drawn for `pipeline_models` (whose pipeline can start); for another model the
+    message says why not: `pipeline_notes[model]` (e.g. a missing token), else no pipeline.
+    """
     latest = incident.latest
     dismissed = _dismissed(incident)
     word = "Drift dismissed" if dismissed else "Drift detected"
@@ -119,7 +134,8 @@ def render_drift(
             context_block("chatops.links", [link(latest.report_url, "📊 Open drift report")])
         )
     blocks += record_block(incident.message_key, incident.actions)
-    blocks += [] if dismissed else _drift_buttons(incident, pipeline_models)
+    notes = pipeline_notes or {}
+    blocks += [] if dismissed else _drift_buttons(incident, pipeline_models, notes)
     seen = f" · seen {incident.count} times" if incident.count > 1 else ""
     text = f"{emoji} {word} on {escape(incident.model)}: {escape(_evidence(latest))}{seen}"
     return Rendered(text=fallback_text(text), blocks=blocks[:MAX_BLOCKS])

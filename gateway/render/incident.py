@@ -206,13 +206,17 @@ def _links(incident: Incident) -> list[Block]:
     return [context_block("chatops.links", [" · ".join(links)])] if links else []
 
 
-def _incident_buttons(incident: Incident, pipeline_models: frozenset[str]) -> list[Block]:
+def _incident_buttons(
+    incident: Incident, pipeline_models: frozenset[str], *, silence: bool
+) -> list[Block]:
+    """Ack; Silence when the bot can reach Alertmanager; Rollback when the pipeline can start."""
     key, model = incident.message_key, button_model(incident.model)
     buttons = [button("Ack", actions.ACK, actions.button_value(actions.ACK, key=key, model=model))]
     labels = _silence_labels(incident)
     try:
-        silence = actions.button_value(actions.SILENCE, key=key, model=model, labels=labels)
-        buttons.append(button(f"Silence {actions.SILENCE_DURATION}", actions.SILENCE, silence))
+        if silence:
+            value = actions.button_value(actions.SILENCE, key=key, model=model, labels=labels)
+            buttons.append(button(f"Silence {actions.SILENCE_DURATION}", actions.SILENCE, value))
     except actions.BadButtonValue:
         pass  # no labels to match (or none that fit): Alertmanager's own link still works
     if model and model in pipeline_models:
@@ -228,9 +232,13 @@ def _incident_buttons(incident: Incident, pipeline_models: frozenset[str]) -> li
 
 
 def render_incident(
-    incident: Incident, *, pipeline_models: frozenset[str] = frozenset()
+    incident: Incident, *, pipeline_models: frozenset[str] = frozenset(), silence: bool = False
 ) -> Rendered:
-    """The living message of one alert group: what fires, where to look, what to do."""
+    """The living message of one alert group: what fires, where to look, what to do.
+
+    Only buttons that can work are drawn: Rollback for `pipeline_models` (whose pipeline can
+    start), Silence when `silence` (the bot can reach Alertmanager).
+    """
     firing = incident.status is Status.FIRING
     rank, severity = _severity(incident)
     emoji = _EMOJI[rank] if firing else _RESOLVED
@@ -243,7 +251,7 @@ def render_incident(
         note += "" if firing else "; their state is not known here"
         tail.append(context_block("chatops.truncated", [note]))
     tail += _links(incident) + record_block(incident.message_key, incident.actions)
-    tail += _incident_buttons(incident, pipeline_models) if firing else []
+    tail += _incident_buttons(incident, pipeline_models, silence=silence) if firing else []
     budget = _MAX_VISIBLE - visible_size(head) - visible_size(tail)
     blocks = fit_blocks(head, _alert_blocks(incident, budget), tail)
     return Rendered(text=_fallback(incident, emoji, severity), blocks=blocks)

@@ -71,3 +71,10 @@ def test_chatops_help_lists_serve(venv: Path) -> None:
     result = run(venv / "bin" / "chatops", "--help", cwd=venv)
     assert "serve" in result.stdout
     assert "check-config" in result.stdout
+
+
+def test_demo_bodies_ship_in_the_wheel(venv: Path) -> None:
+    code = "from chatops.demo import STEPS, demo_body as b\nfor s in STEPS: print(len(b(s.body)))"
+    sizes = run(venv / "bin" / "python", "-c", code, cwd=venv).stdout.split()
+    assert len(sizes) == 4
+    assert all(int(size) > 100 for size in sizes)

@@ -99,6 +99,7 @@ def dumped(rendered: Rendered) -> str:
 @pytest.mark.parametrize(
     ("name", "bodies", "pipelines"),
     [
+        # neither a runnable pipeline nor Alertmanager: Ack is the only button that can work
         ("am_firing_single", ["api_firing_single-alert"], frozenset()),
         ("am_firing_single_with_pipeline", ["api_firing_single-alert"], PIPELINES),
         (
@@ -126,7 +127,7 @@ def dumped(rendered: Rendered) -> str:
 )
 def test_alert_group_snapshots(name: str, bodies: list[str], pipelines: frozenset[str]) -> None:
     incident, replies = fold_bodies(*bodies)
-    rendered = render_incident(incident, pipeline_models=pipelines)
+    rendered = render_incident(incident, pipeline_models=pipelines, silence=bool(pipelines))
     assert_within_limits(rendered)
     assert_snapshot(name, as_data(rendered, replies))
 
@@ -142,7 +143,7 @@ def test_incident_with_action_records_snapshot() -> None:
         link="http://127.0.0.1:19093/#/silences/5b1c",
     )
     incident = with_action(incident, silence)
-    firing = render_incident(incident, pipeline_models=PIPELINES)
+    firing = render_incident(incident, pipeline_models=PIPELINES, silence=True)
     resolved_incident, _ = fold_bodies("api_firing_single-alert", "api_resolved_single-alert")
     resolved = render_incident(replace(resolved_incident, actions=incident.actions))
     for rendered in (firing, resolved):
@@ -177,11 +178,11 @@ def test_drift_snapshots(name: str, body: str, times: int, pipelines: frozenset[
 
 def test_rollback_button_only_for_a_model_with_a_pipeline() -> None:
     incident, _ = fold_bodies("api_firing_single-alert")
-    assert action_ids(render_incident(incident)) == ["chatops.ack", "chatops.silence"]
+    assert action_ids(render_incident(incident, silence=True)) == ["chatops.ack", SILENCE]
     others = render_incident(incident, pipeline_models=frozenset({"churn-predictor"}))
     assert ROLLBACK not in action_ids(others)
-    rendered = render_incident(incident, pipeline_models=PIPELINES)
-    assert action_ids(rendered) == ["chatops.ack", "chatops.silence", ROLLBACK]
+    rendered = render_incident(incident, pipeline_models=PIPELINES, silence=True)
+    assert action_ids(rendered) == ["chatops.ack", SILENCE, ROLLBACK]
     (rollback,) = [e for b in rendered.blocks if b["type"] == "actions" for e in b["elements"]][2:]
     assert rollback["style"] == "danger"
     assert rollback["confirm"]["confirm"]["text"] == "Roll back"
@@ -193,9 +194,19 @@ def test_a_group_of_several_models_offers_no_rollback() -> None:
     assert ROLLBACK not in action_ids(render_incident(incident, pipeline_models=PIPELINES))
 
 
+def test_silence_button_only_when_the_bot_can_reach_alertmanager() -> None:
+    incident, _ = fold_bodies("api_firing_single-alert")
+    without = render_incident(incident, pipeline_models=PIPELINES)
+    assert action_ids(without) == ["chatops.ack", ROLLBACK]
+    # Alertmanager's own "new silence" page stays linked: it works without the bot
+    assert "Silence in Alertmanager" in dumped(without)
+    with_am = render_incident(incident, pipeline_models=PIPELINES, silence=True)
+    assert action_ids(with_am) == ["chatops.ack", SILENCE, ROLLBACK]
+
+
 def test_silence_button_and_link_match_the_group_labels() -> None:
     incident, _ = fold_bodies("api_truncated_max-alerts-2_of-5")
-    rendered = render_incident(incident)
+    rendered = render_incident(incident, silence=True)
     silence = next(
         e
         for b in rendered.blocks
@@ -242,6 +253,15 @@ def test_drift_without_pipeline_says_so_instead_of_retrain() -> None:
     assert "No pipeline configured for churn-predictor" in dumped(rendered)
     with_pipeline = render_drift(incident, pipeline_models=frozenset({"churn-predictor"}))
     assert action_ids(with_pipeline) == ["chatops.retrain", "chatops.dismiss"]
+
+
+def test_drift_with_a_pipeline_that_cannot_start_says_why() -> None:
+    incident = drift_incident("drift-script_event-drift")
+    why = {"fraud-detector": "GITLAB_TOKEN is not set, so its pipeline cannot start"}
+    rendered = render_drift(incident, pipeline_notes=why)
+    assert action_ids(rendered) == ["chatops.dismiss"]
+    assert "No Retrain button: GITLAB_TOKEN is not set" in dumped(rendered)
+    assert "No pipeline configured" not in dumped(rendered)
 
 
 def test_evidently_columns_drifted_first_with_test_and_threshold() -> None:
@@ -353,7 +373,7 @@ def am_alert(labels: dict[str, str], annotations: dict[str, str], index: int = 0
 def render_body(body: bytes, pipelines: frozenset[str] = PIPELINES) -> tuple[Incident, Rendered]:
     payload = parse_alertmanager(body)
     incident, _ = merge(open_incident(payload, generation=1, now=NOW), payload, now=NOW)
-    return incident, render_incident(incident, pipeline_models=pipelines)
+    return incident, render_incident(incident, pipeline_models=pipelines, silence=True)
 
 
 def test_huge_alert_stays_within_every_limit() -> None:

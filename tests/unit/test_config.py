@@ -39,7 +39,11 @@ def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-example")  # the example's models use both
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_example")
     good = tmp_path / "good.yaml"
     good.write_text(README_EXAMPLE)
     assert main(["check-config", str(good)]) == 0

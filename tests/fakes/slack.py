@@ -86,9 +86,16 @@ class _Channel:
     name: str
     member: bool
     messages: dict[str, FakeMessage] = field(default_factory=dict)  # ts -> message, ts order
+    private: bool = False
 
     def info(self) -> Json:
-        return {"id": self.id, "name": self.name, "is_channel": True, "is_member": self.member}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": True,  # also private ones, since their IDs start with C (2021)
+            "is_private": self.private,
+            "is_member": self.member,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,13 @@ class _Fault:
 def _flag(value: Any) -> bool:
     """Slack booleans arrive as true/false (JSON), "1"/"0" (slack_sdk params) or "true"."""
     return value is True or str(value).lower() in ("1", "true")
+
+
+def _listed(ch: _Channel, types: set[str]) -> bool:
+    """Whether conversations.list with `types` shows the channel to the bot."""
+    if ch.private:
+        return ch.member and "private_channel" in types
+    return "public_channel" in types
 
 
 def _normalize(ref: str) -> str:
@@ -248,7 +262,12 @@ class FakeSlack:
         valid_tokens: Iterable[str] | None = None,
         users: dict[str, str] | None = None,
         response_url_uses: int = 5,
+        private: Iterable[str] = (),
+        scopes: Iterable[str] | None = None,
     ) -> None:
+        """`private`: private channels the bot was invited to. `scopes`: the bot token's
+        scopes where a method checks them (conversations.list); None grants every scope."""
+        self.scopes = set(scopes) if scopes is not None else None
         self.valid_tokens = set(valid_tokens) if valid_tokens is not None else None
         self.users = dict(users or {})
         self.response_url_uses = response_url_uses
@@ -269,6 +288,8 @@ class FakeSlack:
         self._port = 0
         for ref in self._not_member:
             self._channel(ref, names=True)
+        for ref in private:
+            self._channel(ref, names=True).private = True
         self._methods: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -612,13 +633,23 @@ class FakeSlack:
 
     def _join(self, p: Json) -> Json:
         ch = self._channel(p.get("channel"))
+        if ch.private:  # a bot must be invited to a private channel
+            raise SlackError("method_not_supported_for_channel_type")
         was_member, ch.member = ch.member, True
         warning = {"warning": "already_in_channel"} if was_member else {}
         return {"channel": ch.info(), **warning}
 
     def _list(self, p: Json) -> Json:
-        channels = [ch.info() for ch in self._channels.values()]
+        """Public channels by default; private ones (the caller's only) when asked for in
+        `types` and the token has groups:read, else `missing_scope` as on Slack."""
+        types = set(str(p.get("types") or "public_channel").split(","))
+        if "private_channel" in types and not self._granted("groups:read"):
+            raise SlackError("missing_scope")
+        channels = [ch.info() for ch in self._channels.values() if _listed(ch, types)]
         return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _granted(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
     def _history(self, p: Json) -> Json:
         ch = self._channel(p.get("channel"))

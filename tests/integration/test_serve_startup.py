@@ -111,3 +111,14 @@ async def test_the_store_creates_a_missing_directory_only_inside_the_working_dir
     with pytest.raises(StoreError, match="does not exist"):
         await SqliteStore.open(f"sqlite:///{outside}")
     assert not outside.parent.exists()
+
+
+def test_a_store_directory_that_cannot_be_created_inside_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    """Passes the pre-check (inside the cwd, created on open); opening fails: still one line."""
+    (tmp_path / "a-file").write_text("not a directory")
+    result = serve(tmp_path, "--port", "0", CHATOPS_STORE_URL="sqlite:///./a-file/sub/x.db")
+    assert result.returncode == 1
+    assert result.stderr.startswith("CHATOPS_STORE_URL: cannot open the store (sqlite: cannot")
+    assert result.stderr.count("\n") == 1

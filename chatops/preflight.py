@@ -21,9 +21,10 @@ from chatops.settings import Settings
 from storage.sqlite import sqlite_path
 
 PROVIDER_TOKENS = {"gitlab": "GITLAB_TOKEN", "github": "GITHUB_TOKEN"}
+# (field, variable, accepted prefixes, what it should be); `xoxe.xoxb-` is a rotating bot token
 _TOKEN_PREFIXES = (
-    ("slack_bot_token", "SLACK_BOT_TOKEN", "xoxb-", "a bot token"),
-    ("slack_app_token", "SLACK_APP_TOKEN", "xapp-", "an app-level token"),
+    ("slack_bot_token", "SLACK_BOT_TOKEN", ("xoxb-", "xoxe.xoxb-"), "a bot token"),
+    ("slack_app_token", "SLACK_APP_TOKEN", ("xapp-",), "an app-level token"),
 )
 
 
@@ -68,10 +69,10 @@ def config_problems(config: AppConfig, settings: Settings) -> list[str]:
 def token_problems(settings: Settings, *, socket_mode: bool = False) -> list[str]:
     """Slack tokens of the wrong kind (a user token as the bot token, ...)."""
     found = []
-    for field, variable, prefix, kind in _TOKEN_PREFIXES:
+    for field, variable, prefixes, kind in _TOKEN_PREFIXES:
         value = getattr(settings, field)
-        if _set(value) and not value.get_secret_value().startswith(prefix):
-            found.append(f"{variable}: not {kind} (it should start with {prefix}...)")
+        if _set(value) and not value.get_secret_value().startswith(prefixes):
+            found.append(f"{variable}: not {kind} (it should start with {prefixes[0]}...)")
     if socket_mode and not _set(settings.slack_bot_token):
         found.append("SLACK_BOT_TOKEN: required for --socket-mode")
     return found

@@ -99,6 +99,15 @@ def test_slack_tokens_of_the_wrong_kind(
     assert value not in err, "a token is never echoed"
 
 
+def test_a_rotating_bot_token_is_a_bot_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxe.xoxb-1-rotating")
+    code, _, err = check(capsys)
+    assert code == 0, err
+
+
 def test_socket_mode_needs_a_bot_token(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

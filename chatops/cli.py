@@ -87,7 +87,6 @@ def serve(
     port: int,
     socket_mode: bool = False,
 ) -> int:
-    configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
     try:
         config = load_config(config_path or settings.chatops_config)
     except ConfigError as e:
@@ -101,6 +100,7 @@ def serve(
     if failure:
         print(failure, file=sys.stderr)
         return EXIT_STARTUP
+    configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
     app = create_app(settings, config)
     if socket_mode:
         app[SOCKET_MODE] = True

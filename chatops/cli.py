@@ -104,10 +104,10 @@ def serve(
     app = create_app(settings, config)
     if socket_mode:
         app[SOCKET_MODE] = True
-    return _run(app, host=host, port=port)
+    return run_server(app, host=host, port=port)
 
 
-def _run(app: web.Application, *, host: str, port: int) -> int:
+def run_server(app: web.Application, *, host: str, port: int) -> int:
     """Serve until stopped; a start-up failure is one line on stderr, not a traceback."""
     try:
         web.run_app(

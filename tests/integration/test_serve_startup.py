@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatops.app import create_app
-from chatops.cli import _run
+from chatops.cli import run_server
 from chatops.settings import Settings
 from storage import StoreError
 from storage.sqlite import SqliteStore
@@ -55,7 +55,7 @@ def test_port_taken_after_the_check_is_one_line_too(
     tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(chatops_store_url=f"sqlite:///{tmp_path / 'chatops.db'}")
-    assert _run(create_app(settings), host="127.0.0.1", port=taken_port) == 1
+    assert run_server(create_app(settings), host="127.0.0.1", port=taken_port) == 1
     err = capsys.readouterr().err
     assert err.endswith(f"port {taken_port} is in use; another chatops? use --port\n")
     assert "Traceback" not in err

@@ -108,6 +108,7 @@ async def start_service(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api_url,
         "CHATOPS_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "GITLAB_TOKEN": GITLAB_TOKEN,  # serve refuses a gitlab pipeline without it
         "CHATOPS_STORE_URL": store_url(workdir, name),
         "CHATOPS_CONFIG": str(config_path),
         "CHATOPS_LOG_FORMAT": "json",

@@ -4,8 +4,9 @@ Commands and interactivity point at `POST /slack/events` under the public URL; w
 the URLs are left out (Slack delivers over the socket). Bot scopes are the ones the product
 uses: posting (`chat:write`, and `chat:write.public` to post in public channels it has not
 joined), `commands`, joining a channel the outbox was refused in (`channels:join`, with
-`channels:read` to find a channel ID by name), and reading recent channel history
-(`channels:history`) so that a post interrupted by a crash is found instead of repeated.
+`channels:read` to find a channel ID by name, and `groups:read` to find private channels the bot
+was invited to), and reading recent channel history (`channels:history`, `groups:history` in
+private channels) so that a post interrupted by a crash is found instead of repeated.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
     "commands",
+    "groups:history",
+    "groups:read",
 )
 
 _COMMANDS: dict[str, tuple[str, str]] = {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from aiohttp import web
@@ -19,8 +21,21 @@ from chatops.config import AppConfig, ConfigError, load_config, policy_of
 from chatops.demo import DEFAULT_URL, run_demo
 from chatops.doctor import report, run_doctor
 from chatops.logs import configure_logging
+from chatops.preflight import (
+    bind_problem,
+    config_problems,
+    environment_errors,
+    port_problem,
+    store_problem,
+    token_problems,
+)
 from chatops.schema import config_json_schema, write_chart_schema
 from chatops.settings import Settings
+from storage import StoreError
+
+# `serve` exit codes: refused to start on a config/environment problem; failed while starting
+EXIT_CONFIG = 2
+EXIT_STARTUP = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="chatops",
         description="Pipeline ChatOps for ML teams: alerts and drift to Slack, Slack to CI.",
     )
+    _add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway and bot (one aiohttp server)")
     serve.add_argument("--config", type=Path, help="YAML config file (or CHATOPS_CONFIG)")
@@ -44,8 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         help="without SLACK_BOT_TOKEN, also print each message's Block Kit JSON and a preview "
         "link (or CHATOPS_SHOW_BLOCKS=1)",
     )
-    check = sub.add_parser("check-config", help="validate a config file and the environment")
-    check.add_argument("file", type=Path)
+    _add_check_config(sub)
     _add_config_schema(sub)
     # --- demo ---
     demo = sub.add_parser(
@@ -73,11 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as e:
-        for err in e.errors():
-            print(f"environment: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
-        return 1
+        _print_problems(environment_errors(e))
+        return EXIT_CONFIG if args.command == "serve" else 1
     if args.command == "check-config":
-        return check_config(args.file, settings)
+        return check_config(
+            args.file, settings, file_only=args.file_only, socket_mode=args.socket_mode
+        )
     if args.command == "doctor":
         return doctor(settings, args.config)
     if args.command == "demo":
@@ -110,27 +126,45 @@ def serve(
     port: int,
     socket_mode: bool = False,
 ) -> int:
-    configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
     try:
         config = load_config(config_path or settings.chatops_config)
     except ConfigError as e:
-        _print_problems(e.problems)
-        return 1
-    problems = settings.problems(socket_mode=socket_mode)
+        _print_problems(e.problems + _environment_problems(settings, None, socket_mode))
+        return EXIT_CONFIG
+    problems = _environment_problems(settings, config, socket_mode)
     if problems:
         _print_problems(problems)
-        return 1
+        return EXIT_CONFIG
+    failure = port_problem(host, port) or store_problem(settings.chatops_store_url)
+    if failure:
+        print(failure, file=sys.stderr)
+        return EXIT_STARTUP
+    configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
     app = create_app(settings, config)
     if socket_mode:
         app[SOCKET_MODE] = True
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        print=lambda text: print(text, file=sys.stderr),
-        access_log=None,
-        shutdown_timeout=10.0,
-    )
+    return run_server(app, host=host, port=port)
+
+
+def run_server(app: web.Application, *, host: str, port: int) -> int:
+    """Serve until stopped; a start-up failure is one line on stderr, not a traceback."""
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=lambda text: print(text, file=sys.stderr),
+            access_log=None,
+            shutdown_timeout=10.0,
+        )
+    except StoreError as e:
+        print(f"CHATOPS_STORE_URL: cannot open the store ({e})", file=sys.stderr)
+        return EXIT_STARTUP
+    except OSError as e:  # the port was taken between the check and the bind
+        if e.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        print(bind_problem(host, port, e), file=sys.stderr)
+        return EXIT_STARTUP
     return 0
 
 
@@ -149,13 +183,18 @@ def demo_command(settings: Settings, url: str) -> int:
     )
 
 
-def check_config(path: Path, settings: Settings) -> int:
+def check_config(
+    path: Path | None, settings: Settings, *, file_only: bool = False, socket_mode: bool = False
+) -> int:
+    """Exit 0 with a summary, or 1 with every problem (the file's, then the environment's)."""
+    path = path or settings.chatops_config
     try:
         config = load_config(path)
     except ConfigError as e:
-        _print_problems(e.problems + settings.problems())
+        env = [] if file_only else _environment_problems(settings, None, socket_mode)
+        _print_problems(e.problems + env)
         return 1
-    problems = settings.problems()
+    problems = [] if file_only else _environment_problems(settings, config, socket_mode)
     if problems:
         _print_problems(problems)
         return 1
@@ -214,8 +253,41 @@ def config_schema(chart: Path | None) -> int:
     return 0
 
 
-def _summary(path: Path, config: AppConfig) -> str:
-    lines = [f"{path}: OK", f"  default channel: {config.slack.default_channel}"]
+def _add_check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = sub.add_parser("check-config", help="validate a config file and the environment")
+    check.add_argument(
+        "file", type=Path, nargs="?", help="YAML config file (default: CHATOPS_CONFIG)"
+    )
+    check.add_argument("--socket-mode", action="store_true", help="check for `serve --socket-mode`")
+    check.add_argument(
+        "--file-only",
+        action="store_true",
+        help="check the file alone, not the environment (e.g. in CI without the secrets)",
+    )
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    try:
+        version = metadata.version("mlops-chatops")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        version = "unknown"
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
+
+
+def _environment_problems(
+    settings: Settings, config: AppConfig | None, socket_mode: bool
+) -> list[str]:
+    """What the environment lacks or gets wrong; with `config`, also what the config needs."""
+    problems = settings.problems(socket_mode=socket_mode)
+    problems += token_problems(settings, socket_mode=socket_mode)
+    if config is not None:
+        problems += config_problems(config, settings)
+    return problems
+
+
+def _summary(path: Path | None, config: AppConfig) -> str:
+    where = path or "built-in defaults (no FILE given, CHATOPS_CONFIG not set)"
+    lines = [f"{where}: OK", f"  default channel: {config.slack.default_channel}"]
     for name, model in sorted(config.models.items()):
         pipeline = model.pipeline.provider if model.pipeline else "no pipeline"
         envs = ", ".join(model.environments) or "no environments"

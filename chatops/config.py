@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from bot.policy import Policy, PolicyError
+from chatops.config_hints import did_you_mean, yaml_problem
 
 
 class ConfigError(Exception):
@@ -192,7 +193,7 @@ def load_config(path: Path | None) -> AppConfig:
         raise ConfigError([f"{path}: cannot read ({e.strerror})"]) from e
     except (yaml.YAMLError, ValueError, RecursionError) as e:
         # PyYAML raises plain ValueError for impossible dates (2026-13-01) and bad hex (0x_)
-        raise ConfigError([f"{path}: not valid YAML ({e})"]) from e
+        raise ConfigError([yaml_problem(path, e)]) from e
     return parse_config(raw or {})
 
 
@@ -221,4 +222,7 @@ def _describe(err: ErrorDetails) -> str:
         message = "field required"
     elif err["type"] == "extra_forbidden":
         message = "unknown key"
+        suggestion = did_you_mean(AppConfig, err["loc"])
+        if suggestion is not None:
+            message += f"; did you mean {suggestion!r}?"
     return f"{'.'.join(parts) or '(top level)'}: {message}"

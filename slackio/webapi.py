@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,6 +21,12 @@ from slackio.errors import (
 from slackio.transport import Blocks, Posted
 
 _TRANSIENT_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "timeout"})
+# Private channels the bot is in are listed too (scope groups:read); an app installed before
+# that scope was in the manifest gets `missing_scope`, and then looks among public ones only.
+_ALL_CHANNELS = "public_channel,private_channel"
+_PUBLIC_CHANNELS = "public_channel"
+
+log = structlog.get_logger("slackio")
 
 
 def make_client(
@@ -67,6 +74,7 @@ class WebApiTransport:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
+        self._channel_types = _ALL_CHANNELS
 
     async def post(
         self,
@@ -158,11 +166,21 @@ class WebApiTransport:
         return await self._lookup(channel.lstrip("#"))
 
     async def _lookup(self, name: str) -> str:
+        try:
+            return await self._scan(name, self._channel_types)
+        except SlackRejected as e:
+            if e.code != "missing_scope" or self._channel_types == _PUBLIC_CHANNELS:
+                raise
+        log.warning("slack_private_channels_unlisted", reason="the app lacks groups:read")
+        self._channel_types = _PUBLIC_CHANNELS
+        return await self._scan(name, self._channel_types)
+
+    async def _scan(self, name: str, types: str) -> str:
         cursor: str | None = None
         for _ in range(20):
             data = await _call(
                 self._client.conversations_list(
-                    limit=1000, cursor=cursor, exclude_archived=True, types="public_channel"
+                    limit=1000, cursor=cursor, exclude_archived=True, types=types
                 )
             )
             for item in data.get("channels", []):

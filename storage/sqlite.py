@@ -99,6 +99,20 @@ def sqlite_path(url: str) -> str:
     return path
 
 
+def _make_parent(path: Path) -> None:
+    """Create a missing directory for the file only inside the working directory (`./data/`):
+    elsewhere a missing directory is more likely a typo or an unmounted volume than a wish."""
+    parent = path.parent
+    if parent.is_dir():
+        return
+    if not parent.resolve().is_relative_to(Path.cwd().resolve()):
+        raise StoreError(f"sqlite: directory {parent} does not exist")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"sqlite: cannot create {parent} ({e.strerror})") from e
+
+
 class SqliteStore:
     """Store backed by one SQLite file (WAL mode)."""
 
@@ -111,12 +125,16 @@ class SqliteStore:
     @classmethod
     async def open(cls, url: str) -> SqliteStore:
         store = cls(sqlite_path(url))
-        await store._run(store._connect)
+        try:
+            await store._run(store._connect)
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     def _connect(self) -> None:
         if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            _make_parent(Path(self._path))
         conn = sqlite3.connect(
             self._path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )

@@ -64,6 +64,7 @@ class Service:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": fake.api_url,
             "CHATOPS_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            "GITLAB_TOKEN": "glpat-unused",  # DEFAULT_CONFIG has a gitlab pipeline
             "CHATOPS_STORE_URL": store_url or f"sqlite:///{workdir / 'chatops.db'}",
             "CHATOPS_CONFIG": str(config),
             "CHATOPS_LOG_FORMAT": "json",

@@ -112,8 +112,7 @@ class _Channel:
         return {
             "id": self.id,
             "name": self.name,
-            "is_channel": not self.private,
-            "is_group": self.private,
+            "is_channel": True,  # also private ones, since their IDs start with C (2021)
             "is_private": self.private,
             "is_member": self.member,
         }
@@ -142,6 +141,13 @@ class _Fault:
 def _flag(value: Any) -> bool:
     """Slack booleans arrive as true/false (JSON), "1"/"0" (slack_sdk params) or "true"."""
     return value is True or str(value).lower() in ("1", "true")
+
+
+def _listed(ch: _Channel, types: set[str]) -> bool:
+    """Whether conversations.list with `types` shows the channel to the bot."""
+    if ch.private:
+        return ch.member and "private_channel" in types
+    return "public_channel" in types
 
 
 def _normalize(ref: str) -> str:
@@ -278,7 +284,10 @@ class FakeSlack:
         response_url_uses: int = 5,
         scopes: Iterable[str] = DEFAULT_SCOPES,
         app_tokens: Iterable[str] | None = None,
+        private: Iterable[str] = (),
     ) -> None:
+        """`private`: private channels the bot was invited to. `scopes`: the bot token's
+        scopes, sent back in X-OAuth-Scopes and checked by the methods that need one."""
         self.valid_tokens = set(valid_tokens) if valid_tokens is not None else None
         self.scopes = set(scopes)  # granted to the bot token; sent back in X-OAuth-Scopes
         self.app_tokens = set(app_tokens) if app_tokens is not None else None
@@ -301,6 +310,8 @@ class FakeSlack:
         self._port = 0
         for ref in self._not_member:
             self._channel(ref, names=True)
+        for ref in private:
+            self._channel(ref, names=True).private = True
         self._methods: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -668,6 +679,8 @@ class FakeSlack:
 
     def _join(self, p: Json) -> Json:
         ch = self._channel(p.get("channel"))
+        if ch.private:  # a bot must be invited to a private channel
+            raise SlackError("method_not_supported_for_channel_type")
         was_member, ch.member = ch.member, True
         warning = {"warning": "already_in_channel"} if was_member else {}
         return {"channel": ch.info(), **warning}
@@ -679,13 +692,16 @@ class FakeSlack:
         return {"channel": ch.info()}
 
     def _list(self, p: Json) -> Json:
-        types = str(p.get("types") or "public_channel").split(",")
-        channels = [
-            ch.info()
-            for ch in self._channels.values()
-            if ("private_channel" if ch.private else "public_channel") in types
-        ]
+        """Public channels by default; private ones (the caller's only) when asked for in
+        `types` and the token has groups:read, else `missing_scope` as on Slack."""
+        types = set(str(p.get("types") or "public_channel").split(","))
+        if "private_channel" in types and not self._granted("groups:read"):
+            raise SlackError("missing_scope")
+        channels = [ch.info() for ch in self._channels.values() if _listed(ch, types)]
         return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+    def _granted(self, scope: str) -> bool:
+        return scope in self.scopes
 
     def _history(self, p: Json) -> Json:
         ch = self._channel(p.get("channel"))

@@ -39,7 +39,11 @@ def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-example")  # the example's models use both
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_example")
     good = tmp_path / "good.yaml"
     good.write_text(README_EXAMPLE)
     assert main(["check-config", str(good)]) == 0
@@ -113,7 +117,7 @@ def test_check_config_warns_loudly_without_a_policy(
     del raw["policy"]
     open_config = tmp_path / "open.yaml"
     open_config.write_text(yaml.safe_dump(raw))
-    assert main(["check-config", str(open_config)]) == 0
+    assert main(["check-config", "--file-only", str(open_config)]) == 0
     assert "warning: no `policy` section: anyone may retrain, deploy and roll back" in (
         capsys.readouterr().err
     )
@@ -124,12 +128,12 @@ def test_check_config_names_what_a_policy_leaves_refused(
 ) -> None:
     partial = tmp_path / "partial.yaml"
     partial.write_text(yaml.safe_dump(_with_policy({"deploy": {"production": {"approvals": 0}}})))
-    assert main(["check-config", str(partial)]) == 0
+    assert main(["check-config", "--file-only", str(partial)]) == 0
     err = capsys.readouterr().err
     assert "warning: policy has no entry for retrain, deploy to staging" in err
     assert "no `policy` section" not in err
     example = tmp_path / "example.yaml"
     example.write_text(README_EXAMPLE)
     capsys.readouterr()
-    assert main(["check-config", str(example)]) == 0
+    assert main(["check-config", "--file-only", str(example)]) == 0
     assert "warning" not in capsys.readouterr().err

@@ -274,6 +274,32 @@ async def test_after_a_rollback_the_target_is_the_version_that_was_rolled_back(
     assert chosen.version == "2.0"
 
 
+async def test_a_deleted_pipeline_does_not_abort_the_rollback_lookup(
+    fake_gitlab: FakeGitLab, gitlab_ci: GitLabCI, target: PipelineTarget
+) -> None:
+    """Pipeline retention deleted one deployment's pipeline: its variables answer 404."""
+    deployed(fake_gitlab, "success", 1, model_version="1.0")
+    gone = fake_gitlab.add_deployment(
+        PROJECT,
+        "production",
+        "success",
+        created_at="2024-05-02T10:00:00.000Z",
+        ref="v2.0.0",
+        tag=True,
+        model_version="2.0",
+    )
+    deployed(fake_gitlab, "success", 3, model_version="3.0")
+    fake_gitlab.delete_pipeline(gone["deployable"]["pipeline"]["id"])
+
+    deployments = await gitlab_ci.deployments(target=target, environment="production")
+    chosen = choose_rollback_target(deployments, model=MODEL, environment="production")
+
+    # the deleted pipeline's deployment falls back to its tag; the others keep MODEL_VERSION
+    assert [d.version for d in deployments] == ["3.0", "v2.0.0", "1.0"]
+    assert chosen.version == "v2.0.0"
+    assert len(fake_gitlab.requests_to("GET", "/variables")) == 3
+
+
 async def test_deployment_version_falls_back_to_the_tag_then_the_short_sha(
     fake_gitlab: FakeGitLab, gitlab_ci: GitLabCI, target: PipelineTarget
 ) -> None:

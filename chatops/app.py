@@ -13,7 +13,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from chatops.bot_wiring import add_bot_routes, bot_ctx
+from chatops.bot_wiring import add_bot_routes, bot_ctx, rollback_defaults
 from chatops.config import AppConfig
 from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
@@ -51,6 +51,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         default_channel=config.slack.default_channel,
         model_channels={name: m.channel for name, m in config.models.items() if m.channel},
         pipeline_models=frozenset(n for n, m in config.models.items() if m.pipeline is not None),
+        rollback_environments=rollback_defaults(config),
         dedup_window=config.dedup.window,
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),

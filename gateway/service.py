@@ -43,6 +43,7 @@ class GatewayOptions:
     default_channel: str = "#ml-alerts"
     model_channels: Mapping[str, str] = field(default_factory=dict)
     pipeline_models: frozenset[str] = frozenset()
+    rollback_environments: Mapping[str, str] = field(default_factory=dict)  # model: default env
     dedup_window: float = 4 * 3600
     default_drift_model: str | None = None
     webhook_token: str | None = None
@@ -141,7 +142,11 @@ class Gateway:
     def incident_message(
         self, incident: incidents.Incident, changes: list[incidents.Change]
     ) -> MessageUpdate:
-        rendered = render_incident(incident, pipeline_models=self.options.pipeline_models)
+        rendered = render_incident(
+            incident,
+            pipeline_models=self.options.pipeline_models,
+            rollback_environments=self.options.rollback_environments,
+        )
         return MessageUpdate(
             key=incident.message_key,
             channel=self.options.channel_for(incident.model),

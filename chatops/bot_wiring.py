@@ -61,6 +61,8 @@ def pipeline_target(model: str, pipeline: GitLabPipeline | GitHubPipeline) -> Pi
             project=str(pipeline.project),
             ref=pipeline.ref,
             variables=pipeline.variables,
+            allowed_variables=tuple(pipeline.allowed_variables),
+            allowed_refs=tuple(pipeline.allowed_refs),
         )
     return PipelineTarget(
         model=model,
@@ -70,6 +72,8 @@ def pipeline_target(model: str, pipeline: GitLabPipeline | GitHubPipeline) -> Pi
         variables=pipeline.variables,
         workflows={str(k): v for k, v in pipeline.workflows.items()},
         dispatch={str(k): v for k, v in pipeline.dispatch.items()},
+        allowed_variables=tuple(pipeline.allowed_variables),
+        allowed_refs=tuple(pipeline.allowed_refs),
     )
 
 

@@ -7,6 +7,7 @@ of the button contract together. Silence talks to a real Alertmanager.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp
@@ -98,7 +99,7 @@ async def test_rollback_button_of_a_staging_alert_rolls_back_staging(
 async def test_rollback_button_without_an_environment_is_refused(bot_app: BotAppFactory) -> None:
     """A button drawn before it carried `e` (or for an alert with no environment): no guess."""
     h = await bot_app()
-    value = '{"k":"%s","m":"fraud-detector"}' % ALERT_KEY
+    value = json.dumps({"k": ALERT_KEY, "m": "fraud-detector"})
     answer = await h.answer(await h.click(ROLLBACK, value, user=REQUESTER))
     assert "/rollback fraud-detector &lt;environment&gt;" in answer
     assert h.pipelines() == []

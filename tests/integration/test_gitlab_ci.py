@@ -41,6 +41,8 @@ def target(fake_gitlab: FakeGitLab) -> PipelineTarget:
         project=PROJECT,
         ref="main",
         variables={"MODEL_NAME": MODEL, "DATASET": "2024-q1"},
+        allowed_variables=("EPOCHS", "OPT_*"),
+        allowed_refs=("release", "feature/*"),
     )
 
 
@@ -119,6 +121,41 @@ async def test_a_user_variable_may_not_override_the_bots_own(
     with pytest.raises(InvalidPipelineRequest, match="ACTION is set by the bot"):
         await gitlab_ci.start(target=target, request=request)
     assert fake_gitlab.requests == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "refused"),
+    [
+        ({"CI_DEBUG_TRACE": "true"}, "CI_DEBUG_TRACE is reserved"),
+        ({"GITLAB_USER_LOGIN": "x"}, "GITLAB_USER_LOGIN is reserved"),
+        ({"DATASET": "evil"}, "DATASET is set in models.fraud-detector.pipeline.variables"),
+        ({"GIT_STRATEGY": "none"}, "GIT_STRATEGY is not allowed for fraud-detector"),
+    ],
+)
+async def test_the_adapter_refuses_variables_the_config_does_not_allow(
+    fake_gitlab: FakeGitLab,
+    gitlab_ci: GitLabCI,
+    target: PipelineTarget,
+    variables: dict[str, str],
+    refused: str,
+) -> None:
+    """Also checked before a request is stored; here in case config changed before approval."""
+    request = PipelineRequest(action="retrain", model=MODEL, variables=variables)
+    with pytest.raises(InvalidPipelineRequest, match=refused):
+        await gitlab_ci.start(target=target, request=request)
+    assert fake_gitlab.requests == []
+
+
+async def test_the_adapter_refuses_a_ref_the_config_does_not_allow(
+    fake_gitlab: FakeGitLab, gitlab_ci: GitLabCI, target: PipelineTarget
+) -> None:
+    for ref in ("refs/merge-requests/1/head", "dev", "feature"):
+        request = PipelineRequest(action="retrain", model=MODEL, ref=ref)
+        with pytest.raises(InvalidPipelineRequest, match=f"ref {ref} is not allowed"):
+            await gitlab_ci.start(target=target, request=request)
+    assert fake_gitlab.requests == []
+    ok = PipelineRequest(action="retrain", model=MODEL, ref="feature/x", variables={"OPT_A": "1"})
+    assert (await gitlab_ci.start(target=target, request=ok)).ref == "feature/x"
 
 
 async def test_a_pipeline_is_followed_to_success(

@@ -35,7 +35,8 @@ from slackio.blocks import (
 
 MAX_JOBS_SHOWN: Final = 10
 _RUN_HEAD: Final = "*What will run*\n"
-_RUN_BUDGET: Final = MAX_SECTION - len(_RUN_HEAD) - 6  # the section minus the head and ```
+_RUN_BUDGET: Final = MAX_SECTION - len(_RUN_HEAD) - 7  # the section minus the head and fences
+_NL: Final = "\n"
 _OTHER_BLOCKS: Final = 5  # header, status, details, Approve/Deny, failed jobs
 
 
@@ -164,7 +165,8 @@ def _what_runs(ticket: Ticket) -> list[Block]:
         sections[-1].append(line)
         size += len(line) + 1
     return [
-        section(f"{_RUN_HEAD if i == 0 else ''}```{chr(10).join(lines)}```", block_id=f"run.{i}")
+        # the closing fence on its own line, so a value ending in ` cannot merge with it
+        section(f"{_RUN_HEAD if i == 0 else ''}```{_NL.join(lines)}\n```", block_id=f"run.{i}")
         for i, lines in enumerate(sections)
     ]
 

@@ -133,7 +133,7 @@ async def test_hidden_characters_in_a_value_are_a_usage_error(
 
 async def test_the_approval_request_shows_exactly_what_will_run(bot_app: BotAppFactory) -> None:
     h = await bot_app()
-    note = "a `b` <!here> & *c* " + "x" * 200
+    note = "a `b` <!here> & *c* " + "x" * 200 + "`"
     text = f"fraud-detector production v12 NOTE='{note}' EPOCHS=3"
     name = await h.command("/deploy", text, user=REQUESTER)
     assert "Approval requested" in await h.answer(name)
@@ -142,6 +142,6 @@ async def test_the_approval_request_shows_exactly_what_will_run(bot_app: BotAppF
         b["text"]["text"] for b in message.blocks or [] if b.get("block_id", "").startswith("run.")
     )
     escaped = note.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    assert shown == (f"*What will run*\n```ref: main\nversion: v12\nEPOCHS=3\nNOTE={escaped}```"), (
-        json.dumps(message.blocks)
-    )
+    assert shown == (
+        f"*What will run*\n```ref: main\nversion: v12\nEPOCHS=3\nNOTE={escaped}\n```"
+    ), json.dumps(message.blocks)

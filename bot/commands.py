@@ -36,7 +36,8 @@ _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2
 USAGE: dict[str, str] = {
     "/retrain": (
         "`/retrain &lt;model&gt; [ref=&lt;branch&gt;] [KEY=VALUE ...]`\n"
-        "Start the model's retrain pipeline (on `ref`, default: the configured branch)."
+        "Start the model's retrain pipeline (on `ref`, default: the configured branch; "
+        "other refs only if the model's `allowed_refs` lists them)."
     ),
     "/deploy": (
         "`/deploy &lt;model&gt; &lt;environment&gt; [version] [KEY=VALUE ...]`\n"

@@ -61,7 +61,8 @@ class DeploymentStatus(StrEnum):
 RESERVED_VARIABLES = frozenset(
     {"ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO"}
 )
-# Prefixes of the CI systems' own variables (CI_DEBUG_TRACE, GIT_STRATEGY aside): never from Slack.
+# The CI systems' own variables (CI_DEBUG_TRACE, GITLAB_USER_ID, ...): never from Slack. Others
+# (GIT_STRATEGY, ...) are refused too unless the model's `allowed_variables` lists them.
 RESERVED_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "RUNNER_")
 
 

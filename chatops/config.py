@@ -29,8 +29,8 @@ class SlackConfig(_Strict):
     default_channel: str = "#ml-alerts"
 
 
-# What Slack users may never set (docs/configuration.md): the bot's own variables and the
-# CI systems' (CI_DEBUG_TRACE, GITLAB_*, ...). Kept in step with `bot.pipelines`.
+# What Slack users may never set: the bot's own variables and the CI systems' (CI_DEBUG_TRACE,
+# GITLAB_*, ...). The same as `bot.pipelines` (tests/unit/test_pipeline_config.py checks).
 RESERVED_VARIABLES = ("ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO")
 RESERVED_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "RUNNER_")
 _VARIABLE_GLOB = re.compile(r"^[A-Z0-9_*?]+$")

@@ -2,9 +2,9 @@
 
 Every click is recorded on the message it came from (through `MessageActions`), so the channel
 sees who did what. Retrain and Rollback go through the same policy and approvals as the slash
-commands. A Rollback button acts on the environment named by the alert, else the model's
-production-like environment (`bot.options.rollback_environment`); when neither is clear it asks
-for `/rollback <model> <environment>` instead of guessing.
+commands. A Rollback button acts on exactly the environment its value carries (`e`, the one its
+confirm dialog named); when it carries none it asks for `/rollback <model> <environment>` instead
+of guessing.
 
 Double clicks and Slack retries must not act twice, whichever replica gets them: a state key per
 (message, action) is claimed with compare-and-set, holding the open request or the live silence.
@@ -26,7 +26,7 @@ from bot.audit import Auditor
 from bot.buttons import ACK, DISMISS, RETRAIN, SILENCE, GatewayButton, MessageActions
 from bot.commands import RetrainCommand, RollbackCommand
 from bot.errors import BotError
-from bot.options import BotOptions, rollback_environment
+from bot.options import BotOptions
 from bot.requests import Duplicate, Requests, StartFailed
 from bot.silences import Alertmanager, SilenceError
 from bot.tickets import Ticket
@@ -214,13 +214,13 @@ class AlertButtons:
         if button.action_id == RETRAIN:
             return RetrainCommand(button.model)
         model = self._options.model(button.model)
-        environment = rollback_environment(model, button.labels)
-        if environment is None:
+        self._options.target(model.name)  # no pipeline: say that first
+        if button.environment is None:
             raise BotError(
-                f"model {model.name} has several environments ({', '.join(model.environments)}) "
-                f"and none looks like production; use `/rollback {model.name} <environment>`"
+                f"this Rollback button does not say which environment of {model.name} to roll "
+                f"back; use `/rollback {model.name} &lt;environment&gt;`"
             )
-        return RollbackCommand(model.name, environment)
+        return RollbackCommand(model.name, button.environment)
 
 
 def _outcome(ticket: Ticket) -> tuple[str, str]:

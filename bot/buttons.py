@@ -10,6 +10,8 @@ re-implemented here from that contract:
     l  silence only: a non-empty object of strings (the group's labels, equality matchers)
     d  silence only: a Prometheus-style duration (`30m`, `1h`, `1h30m`, `2d`), at most 30 days
     t  silence only: true when labels were dropped to fit (the silence matches more)
+    e  rollback only: the environment the confirm dialog named (1-255 chars) or null; absent on
+       buttons drawn before it existed. Null or absent: the click is refused, never guessed.
 
 Also the `MessageActions` seam: how a click on a gateway message is recorded on it ("Ack by
 @ana"). The composition root implements it with gateway code.
@@ -58,6 +60,7 @@ class GatewayButton:
     labels: dict[str, str] = field(default_factory=dict)
     duration: timedelta | None = None
     truncated: bool = False
+    environment: str | None = None  # rollback only
 
 
 class MessageActions(Protocol):
@@ -97,6 +100,11 @@ def parse_gateway_button(action_id: str, value: object) -> GatewayButton:
         raise BadButton("k and m must be 1-255 characters")
     if action_id in _NEEDS_MODEL and model is None:
         raise BadButton(f"{action_id} needs a model")
+    if action_id == ROLLBACK:
+        environment = None if raw.get("e") is None else _string(raw, "e")
+        if environment is not None and not 0 < len(environment) <= MAX_KEY:
+            raise BadButton("e must be 1-255 characters")
+        return GatewayButton(action_id, key, model, environment=environment)
     if action_id != SILENCE:
         return GatewayButton(action_id, key, model)
     return GatewayButton(

@@ -29,13 +29,15 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:@/-]{0,127}")
+_HIDDEN = frozenset({"Cc", "Cf", "Cs"})
 _HELP_WORDS = frozenset({"help", "-h", "--help"})
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
 
 USAGE: dict[str, str] = {
     "/retrain": (
         "`/retrain &lt;model&gt; [ref=&lt;branch&gt;] [KEY=VALUE ...]`\n"
-        "Start the model's retrain pipeline (on `ref`, default: the configured branch)."
+        "Start the model's retrain pipeline (on `ref`, default: the configured branch; "
+        "other refs only if the model's `allowed_refs` lists them)."
     ),
     "/deploy": (
         "`/deploy &lt;model&gt; &lt;environment&gt; [version] [KEY=VALUE ...]`\n"
@@ -55,7 +57,8 @@ USAGE: dict[str, str] = {
     ),
 }
 _VARS_NOTE = (
-    '`KEY=VALUE` adds a pipeline variable (upper-case name; quote values with spaces: `KEY="a b"`).'
+    "`KEY=VALUE` adds a pipeline variable, if the model's config allows that name "
+    '(upper-case; quote values with spaces: `KEY="a b"`).'
 )
 
 
@@ -242,8 +245,14 @@ def _check_key(key: str, usage: str) -> None:
 def _value(key: str, value: str, usage: str) -> str:
     if len(value) > MAX_VALUE:
         raise UsageError(f"the value of {key} is too long (at most {MAX_VALUE} characters)", usage)
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise UsageError(f"the value of {key} contains control characters", usage)
+    # Cc: control characters; Cf: bidi overrides/isolates, zero-width spaces and joiners, BOM;
+    # Cs: lone surrogates. Any of them can make what approvers read differ from what runs.
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) in _HIDDEN})
+    if hidden:
+        raise UsageError(
+            f"the value of {key} contains invisible or control characters ({', '.join(hidden)})",
+            usage,
+        )
     return value
 
 

@@ -30,6 +30,7 @@ from bot.pipelines import (
     PipelineStatus,
     PipelineTarget,
     ProviderError,
+    ProviderNotFound,
     ProviderTimeout,
     ProviderUnavailable,
     check_model,
@@ -108,7 +109,8 @@ class GitLabCI:
     Deployment versions: the ``MODEL_VERSION`` (or, for a rollback, ``ROLLBACK_TO``)
     variable of the pipeline that made the deployment, which is how this bot starts
     deploys; else the tag when a tag was deployed; else the short commit sha. Only the
-    newest `VERSION_LOOKUPS` successful deployments get the variable lookup.
+    newest `VERSION_LOOKUPS` successful deployments get the variable lookup; one whose
+    pipeline is gone (404: deleted, e.g. by pipeline retention) keeps its tag or sha.
     """
 
     name = "gitlab"
@@ -211,7 +213,14 @@ class GitLabCI:
                 found = pipeline.variables.list(get_all=False, **_NO_RETRY)
                 return [dict(v.attributes) for v in found]
 
-            values = {v.get("key"): v.get("value") for v in await self._call(target, variables)}
+            try:
+                found = await self._call(target, variables)
+            except ProviderNotFound:  # pipeline deleted (retention): use the tag or sha
+                log.warning(
+                    "pipeline_variables_missing", model=target.model, pipeline_id=pipeline_id
+                )
+                continue
+            values = {v.get("key"): v.get("value") for v in found}
             version = values.get("MODEL_VERSION") or values.get("ROLLBACK_TO")
             if version:
                 versions[dep.get("id")] = str(version)

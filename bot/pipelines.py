@@ -7,6 +7,7 @@ exception tree defined here, never an SDK object.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import ClassVar, Protocol
 
-from bot.errors import BotError
+from bot.errors import BotError, NotAllowed
 from bot.policy import Action
 
 
@@ -60,6 +61,15 @@ class DeploymentStatus(StrEnum):
 RESERVED_VARIABLES = frozenset(
     {"ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO"}
 )
+# The CI systems' own variables (CI_DEBUG_TRACE, GITLAB_USER_ID, ...): never from Slack. Others
+# (GIT_STRATEGY, ...) are refused too unless the model's `allowed_variables` lists them.
+RESERVED_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "RUNNER_")
+
+
+def is_reserved(name: str) -> bool:
+    """True for the bot's own variables and the CI systems' (`CI_*`, `GITLAB_*`, ...)."""
+    return name in RESERVED_VARIABLES or name.startswith(RESERVED_PREFIXES)
+
 
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -90,10 +100,14 @@ class PipelineTarget:
     variables: Mapping[str, str] = field(default_factory=dict, hash=False)
     workflows: Mapping[str, str] = field(default_factory=dict, hash=False)
     dispatch: Mapping[str, str] = field(default_factory=dict, hash=False)
+    allowed_variables: tuple[str, ...] = ()  # names or globs a user may set; () = none
+    allowed_refs: tuple[str, ...] = ()  # globs a user may run on; `ref` always allowed
 
     def __post_init__(self) -> None:
         for name in ("variables", "workflows", "dispatch"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
+        for name in ("allowed_variables", "allowed_refs"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
     def location(self) -> str:
@@ -194,6 +208,48 @@ class PipelineProvider(Protocol):
         ...
 
 
+def check_variables(target: PipelineTarget, variables: Mapping[str, str]) -> None:
+    """Refuse (`NotPermitted`) any user variable the model's config does not allow.
+
+    Reserved names (the bot's own, `CI_*`, `GITLAB_*`, `GITHUB_*`, `RUNNER_*`) and the model's
+    configured `variables` are always refused; the others must match `allowed_variables`.
+    """
+    setting = f"models.{target.model}.pipeline"
+    for name in sorted(variables):
+        if is_reserved(name):
+            raise NotPermitted(
+                f"variable {name} is reserved (set by the bot or the CI system) "
+                "and cannot be given from Slack"
+            )
+        if name in target.variables:
+            raise NotPermitted(
+                f"variable {name} is set in {setting}.variables and cannot be overridden from Slack"
+            )
+        if not any(fnmatch.fnmatchcase(name, p) for p in target.allowed_variables):
+            allowed = ", ".join(target.allowed_variables) or "none"
+            raise NotPermitted(
+                f"variable {name} is not allowed for {target.model} "
+                f"({setting}.allowed_variables: {allowed})"
+            )
+
+
+def allowed_refs(target: PipelineTarget) -> tuple[str, ...]:
+    """The refs (globs) a user may run the model's pipeline on: its `ref`, then `allowed_refs`."""
+    return (target.ref, *(r for r in target.allowed_refs if r != target.ref))
+
+
+def check_ref(target: PipelineTarget, ref: str | None) -> None:
+    """Refuse (`NotPermitted`) a ref other than the configured one unless `allowed_refs` has it."""
+    if ref is None or ref == target.ref:
+        return
+    if any(fnmatch.fnmatchcase(ref, p) for p in target.allowed_refs):
+        return
+    raise NotPermitted(
+        f"ref {ref} is not allowed for {target.model} "
+        f"(models.{target.model}.pipeline.allowed_refs: {', '.join(allowed_refs(target))})"
+    )
+
+
 def pipeline_variables(target: PipelineTarget, request: PipelineRequest) -> dict[str, str]:
     """The variables/inputs a pipeline gets: the model's, the user's, then the bot's own.
 
@@ -211,6 +267,7 @@ def pipeline_variables(target: PipelineTarget, request: PipelineRequest) -> dict
     bad = sorted(k for k in request.variables if not _VARIABLE_NAME.match(k))
     if bad:
         raise InvalidPipelineRequest(f"not a valid variable name: {', '.join(bad)}")
+    check_variables(target, request.variables)
     own = {
         "ACTION": request.action,
         "MODEL_NAME": target.variables.get("MODEL_NAME", request.model),
@@ -224,11 +281,13 @@ def pipeline_variables(target: PipelineTarget, request: PipelineRequest) -> dict
 
 
 def check_model(target: PipelineTarget, request: PipelineRequest) -> None:
-    """Refuse a request whose model is not the target's (a wiring mistake, not a user's)."""
+    """Refuse a request whose model is not the target's (a wiring mistake, not a user's),
+    or whose ref the model's config does not allow (`check_ref`)."""
     if request.model != target.model:
         raise InvalidPipelineRequest(
             f"request for model {request.model} sent to the pipeline of {target.model}"
         )
+    check_ref(target, request.ref)
 
 
 # ---------------------------------------------------------------- errors
@@ -240,6 +299,10 @@ class PipelineError(BotError):
 
 class InvalidPipelineRequest(PipelineError):
     """The request cannot be sent as it is (bad variables, too many inputs); nothing started."""
+
+
+class NotPermitted(NotAllowed, InvalidPipelineRequest):
+    """A variable or ref the model's config does not allow from Slack; nothing started."""
 
 
 class PipelineNotConfigured(PipelineError):

@@ -13,12 +13,13 @@ from typing import Final
 
 from bot.approvals import ApprovalState
 from bot.buttons import APPROVE, DENY
-from bot.pipelines import PipelineStatus
+from bot.pipelines import InvalidPipelineRequest, PipelineStatus
 from bot.policy import mentions
 from bot.tickets import RunInfo, Ticket
 from slackio.blocks import (
     MAX_BLOCKS,
     MAX_HEADER,
+    MAX_SECTION,
     MAX_TEXT,
     Block,
     Rendered,
@@ -33,6 +34,15 @@ from slackio.blocks import (
 )
 
 MAX_JOBS_SHOWN: Final = 10
+_RUN_HEAD: Final = "*What will run*\n"
+_RUN_BUDGET: Final = MAX_SECTION - len(_RUN_HEAD) - 7  # the section minus the head and fences
+_NL: Final = "\n"
+_OTHER_BLOCKS: Final = 5  # header, status, details, Approve/Deny, failed jobs
+
+
+class NotShowable(InvalidPipelineRequest):
+    """The request cannot be shown to approvers exactly as it would run; nothing is stored."""
+
 
 _STATUS: Final = {
     PipelineStatus.PENDING: ("🕓", "queued"),
@@ -106,6 +116,7 @@ def ticket_message(ticket: Ticket, *, approvers: frozenset[str] = frozenset()) -
         {"type": "header", "text": plain(f"{icon} {title(ticket)}", MAX_HEADER)},
         section(status),
         context(_details(ticket)),
+        *_what_runs(ticket),
     ]
     if r.state is ApprovalState.PENDING:
         blocks.append(
@@ -129,10 +140,46 @@ def _details(ticket: Ticket) -> list[str]:
     parts = [f"Requested by <@{r.requester}> at {date_token(r.created_at)}"]
     if r.approved_by:
         parts.append(f"Approved by {mentions(r.approved_by)}")
-    if r.variables:
-        shown = " ".join(f"`{code(k, 40)}={code(v)}`" for k, v in sorted(r.variables.items()))
-        parts.append(clip(shown, 1500))
     return parts
+
+
+def _run_lines(ticket: Ticket) -> list[str]:
+    """What the pipeline gets from this request, one line each, verbatim (escaped only)."""
+    r = ticket.request
+    lines = [f"ref: {ticket.ref}"] if ticket.ref else []
+    lines += [f"version: {r.version}"] if r.version else []
+    lines += [f"rollback to: {ticket.rollback_to}"] if ticket.rollback_to else []
+    lines += [f"{k}={v}" for k, v in sorted(r.variables.items())]
+    return [escape(line) for line in lines]
+
+
+def _what_runs(ticket: Ticket) -> list[Block]:
+    """The ref, version and every variable in preformatted text, never clipped: as many
+    sections as Slack's 3000 characters per section need (`check_shown` refuses the rest)."""
+    sections: list[list[str]] = []
+    size = MAX_SECTION
+    for line in _run_lines(ticket):
+        if size + len(line) + 1 > _RUN_BUDGET:
+            sections.append([])
+            size = 0
+        sections[-1].append(line)
+        size += len(line) + 1
+    return [
+        # the closing fence on its own line, so a value ending in ` cannot merge with it
+        section(f"{_RUN_HEAD if i == 0 else ''}```{_NL.join(lines)}\n```", block_id=f"run.{i}")
+        for i, lines in enumerate(sections)
+    ]
+
+
+def check_shown(ticket: Ticket) -> None:
+    """Refuse (`NotShowable`) a request whose approval message could not show it in full."""
+    lines = _run_lines(ticket)
+    if any("```" in line for line in lines):
+        raise NotShowable("a value contains ``` and could not be shown verbatim to approvers")
+    if any(len(line) + 1 > _RUN_BUDGET for line in lines):
+        raise NotShowable("a value is too long to be shown in full to approvers")
+    if len(_what_runs(ticket)) > MAX_BLOCKS - _OTHER_BLOCKS:
+        raise NotShowable("the request is too long to be shown in full to approvers")
 
 
 def _status_line(ticket: Ticket, approvers: frozenset[str]) -> str:

@@ -33,9 +33,9 @@ from bot.audit import Auditor
 from bot.commands import DeployCommand, RetrainCommand, RollbackCommand
 from bot.errors import BotError, NotAllowed
 from bot.options import BotOptions
-from bot.pipelines import PipelineError
+from bot.pipelines import PipelineError, check_ref, check_variables
 from bot.policy import Rule, check_request, describe, mentions
-from bot.render import run_label
+from bot.render import check_shown, run_label
 from bot.rollback import choose_rollback_target
 from bot.runs import Runs
 from bot.ticket_store import TicketStore
@@ -107,9 +107,11 @@ class Requests:
 
     def check(self, command: PipelineCommand, user: str) -> Rule:
         """Everything that can be refused without the network; the rule that applies."""
-        self._options.target(command.model)
+        target = self._options.target(command.model)
         if command.environment is not None:
             self._options.environment(command.model, command.environment)
+        check_variables(target, command.variables)
+        check_ref(target, command.ref if isinstance(command, RetrainCommand) else None)
         self._runs.provider_for(command.model)
         rule = self._options.policy.rule_for(command.action, command.environment)
         check_request(rule, user, action=command.action, environment=command.environment)
@@ -121,6 +123,7 @@ class Requests:
         """Create the ticket (`Duplicate` if `ticket_id` exists) and start or await approval."""
         rule = self.check(command, user)
         ticket = await self._ticket(command, rule, ticket_id=ticket_id, user=user, origin=origin)
+        check_shown(ticket)
         pending = ticket.request.state is ApprovalState.PENDING
         if not pending:
             ticket = self._runs.claim(ticket)
@@ -190,7 +193,9 @@ class Requests:
                 state=ApprovalState.APPROVED,
                 channel=channel,
             )
+        # the ref approvers see is the ref that runs, even if the model's config changes meanwhile
         ref = command.ref if isinstance(command, RetrainCommand) else None
+        ref = ref or self._options.target(command.model).ref
         rollback_to = await self._rollback_target(command)
         return Ticket(request=request, ref=ref, rollback_to=rollback_to, origin=origin)
 

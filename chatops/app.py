@@ -13,7 +13,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from chatops.bot_wiring import add_bot_routes, bot_ctx
+from chatops.bot_wiring import add_bot_routes, bot_ctx, rollback_defaults
 from chatops.config import AppConfig, GitHubPipeline
 from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
@@ -56,6 +56,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         pipeline_actions=runnable,
         pipeline_notes=notes,
         silence=bool(settings.alertmanager_url),
+        rollback_environments=rollback_defaults(config),
         dedup_window=config.dedup.window,
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),

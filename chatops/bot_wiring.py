@@ -27,7 +27,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.buttons import MessageActions
 from bot.github_actions import GitHubActions
 from bot.gitlab_ci import GitLabCI
-from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning
+from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning, rollback_environment
 from bot.pipelines import PipelineProvider, PipelineTarget
 from bot.prometheus import PrometheusClient
 from bot.service import Bot, BotDeps
@@ -60,6 +60,8 @@ def pipeline_target(model: str, pipeline: GitLabPipeline | GitHubPipeline) -> Pi
             project=str(pipeline.project),
             ref=pipeline.ref,
             variables=pipeline.variables,
+            allowed_variables=tuple(pipeline.allowed_variables),
+            allowed_refs=tuple(pipeline.allowed_refs),
         )
     return PipelineTarget(
         model=model,
@@ -69,6 +71,8 @@ def pipeline_target(model: str, pipeline: GitLabPipeline | GitHubPipeline) -> Pi
         variables=pipeline.variables,
         workflows={str(k): v for k, v in pipeline.workflows.items()},
         dispatch={str(k): v for k, v in pipeline.dispatch.items()},
+        allowed_variables=tuple(pipeline.allowed_variables),
+        allowed_refs=tuple(pipeline.allowed_refs),
     )
 
 
@@ -94,6 +98,17 @@ def bot_options(config: AppConfig, tuning: Tuning | None = None) -> BotOptions:
         expire_after=config.approvals.expire_after,
         tuning=tuning or Tuning(),
     )
+
+
+def rollback_defaults(config: AppConfig) -> dict[str, str]:
+    """Each model's default Rollback environment (`bot.options.rollback_environment`)."""
+    defaults: dict[str, str] = {}
+    for name, model in config.models.items():
+        options = ModelOptions(name=name, channel="", environments=tuple(model.environments))
+        environment = rollback_environment(options, {})
+        if environment is not None:
+            defaults[name] = environment
+    return defaults
 
 
 def build_providers(settings: Settings, *, timeout: float = 10.0) -> dict[str, PipelineProvider]:

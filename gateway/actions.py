@@ -7,7 +7,7 @@ enough to re-implement.
 Action ids (the Block Kit `action_id` of each button; value keys it carries):
     chatops.ack       Ack: record that someone is on it.                       k, m
     chatops.silence   Silence: an Alertmanager silence matching `l` for `d`.   k, m, l, d (, t)
-    chatops.rollback  Roll back model `m` (danger style, confirm dialog).      k, m (m not null)
+    chatops.rollback  Roll back model `m` in `e` (danger style, confirm).      k, m (not null), e
     chatops.retrain   Retrain model `m` (drift messages).                      k, m (m not null)
     chatops.dismiss   Dismiss a drift message.                                 k, m
 
@@ -28,7 +28,11 @@ characters (Slack's limit), e.g. `{"k":"am:3f2a…:1","m":"fraud-detector","l":{
        more than 0 and at most 30d.
     t  silence only, `true` when labels other than `alertname` and `model` were dropped to fit
        2000 chars: the silence would then match more than the group, and the handler says so.
-No environment is carried for Rollback: the handler asks for it or applies its policy default.
+    e  rollback only: the environment to roll back, 1-255 chars, or null when unknown; always
+       present. It is the alert's `environment` (else `env`) label, else the model's default
+       (its production-like environment, else its only one): the one the confirm dialog names.
+       The handler rolls back exactly this environment, and refuses (asking for `/rollback`)
+       when it is null or absent (a button drawn before `e` existed).
 Unknown keys are ignored, so a newer gateway may add some. `parse_button_value` checks all this
 and raises `BadButtonValue` (and nothing else) for anything that does not fit.
 
@@ -87,6 +91,7 @@ class ButtonValue:
     labels: dict[str, str] = field(default_factory=dict)
     duration: str | None = None
     truncated: bool = False
+    environment: str | None = None  # rollback only
 
     @property
     def silence_for(self) -> timedelta | None:
@@ -117,9 +122,12 @@ def button_value(
     model: str | None = None,
     labels: Mapping[str, str] | None = None,
     duration: str = SILENCE_DURATION,
+    environment: str | None = None,
 ) -> str:
     """The compact JSON `value` of one button; raises BadButtonValue if it cannot be built."""
     value = ButtonValue(action_id, key, model)
+    if action_id == ROLLBACK:
+        value = ButtonValue(action_id, key, model, environment=environment)
     if action_id == SILENCE:
         value = ButtonValue(action_id, key, model, dict(labels or {}), duration)
     _check(value)
@@ -147,6 +155,9 @@ def parse_button_value(action_id: object, value: object) -> ButtonValue:
     if not isinstance(raw, dict):
         raise BadButtonValue("value is not a JSON object")
     parsed = ButtonValue(action_id, _str(raw, "k"), _opt_str(raw, "m"))
+    if action_id == ROLLBACK:
+        environment = _opt_str(raw, "e") if "e" in raw else None
+        parsed = ButtonValue(action_id, parsed.key, parsed.model, environment=environment)
     if action_id == SILENCE:
         parsed = ButtonValue(
             action_id, parsed.key, parsed.model, _labels(raw), _str(raw, "d"), raw.get("t") is True
@@ -164,6 +175,8 @@ def _check(value: ButtonValue) -> None:
         raise BadButtonValue(f"m must be null or 1-{MAX_KEY} characters")
     if value.action_id in NEEDS_MODEL and value.model is None:
         raise BadButtonValue(f"{value.action_id} needs a model")
+    if value.environment is not None and not 0 < len(value.environment) <= MAX_KEY:
+        raise BadButtonValue(f"e must be null or 1-{MAX_KEY} characters")
     if value.action_id == SILENCE:
         if not value.labels:
             raise BadButtonValue("a silence needs at least one label to match")
@@ -172,6 +185,8 @@ def _check(value: ButtonValue) -> None:
 
 def _encode(value: ButtonValue) -> str:
     data: dict[str, Any] = {"k": value.key, "m": value.model}
+    if value.action_id == ROLLBACK:
+        data["e"] = value.environment
     if value.action_id == SILENCE:
         data |= {"l": value.labels, "d": value.duration}
         if value.truncated:

@@ -53,6 +53,7 @@ class GatewayOptions:
     pipeline_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     pipeline_notes: Mapping[str, str] = field(default_factory=dict)
     silence: bool = False
+    rollback_environments: Mapping[str, str] = field(default_factory=dict)  # model: default env
     dedup_window: float = 4 * 3600
     default_drift_model: str | None = None
     webhook_token: str | None = None
@@ -159,6 +160,7 @@ class Gateway:
             incident,
             pipeline_models=self.options.models_that_can("rollback"),
             silence=self.options.silence,
+            rollback_environments=self.options.rollback_environments,
         )
         return MessageUpdate(
             key=incident.message_key,

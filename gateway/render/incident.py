@@ -206,8 +206,46 @@ def _links(incident: Incident) -> list[Block]:
     return [context_block("chatops.links", [" · ".join(links)])] if links else []
 
 
+def _rollback_environment(incident: Incident, default: str | None) -> str | None:
+    """The alert's `environment` (else `env`) label, else the model's default; None if neither."""
+    for labels in (incident.group_labels, incident.common_labels):
+        for name in ("environment", "env"):
+            if labels.get(name):
+                return labels[name]
+    return default
+
+
+def _rollback_button(key: str, model: str, environment: str | None) -> Block:
+    try:
+        value = actions.button_value(
+            actions.ROLLBACK, key=key, model=model, environment=environment
+        )
+    except actions.BadButtonValue:  # an environment label too long to carry
+        environment = None
+        value = actions.button_value(actions.ROLLBACK, key=key, model=model)
+    if environment is None:
+        title = f"Roll back {model}?"
+        text = (
+            f"The alert names no environment of *{escape(model)}* and it has no default one: "
+            f"the bot will ask you to use `{escape(f'/rollback {model} <environment>')}`."
+        )
+    else:
+        title = f"Roll back {model} in {environment}?"
+        text = (
+            f"This starts the rollback pipeline for *{escape(model)}* in "
+            f"*{escape(environment)}*, to the previous successful deployment. "
+            "Approval rules apply."
+        )
+    confirm = confirm_dialog(title, text, "Roll back")
+    return button("Rollback", actions.ROLLBACK, value, style="danger", confirm=confirm)
+
+
 def _incident_buttons(
-    incident: Incident, pipeline_models: frozenset[str], *, silence: bool
+    incident: Incident,
+    pipeline_models: frozenset[str],
+    rollback_environments: Mapping[str, str],
+    *,
+    silence: bool,
 ) -> list[Block]:
     """Ack; Silence when the bot can reach Alertmanager; Rollback when the pipeline can start."""
     key, model = incident.message_key, button_model(incident.model)
@@ -220,19 +258,17 @@ def _incident_buttons(
     except actions.BadButtonValue:
         pass  # no labels to match (or none that fit): Alertmanager's own link still works
     if model and model in pipeline_models:
-        value = actions.button_value(actions.ROLLBACK, key=key, model=model)
-        confirm = confirm_dialog(
-            f"Roll back {model}?",
-            f"This starts the rollback pipeline for *{escape(model)}* (to its previous "
-            "successful deployment). Approval rules apply.",
-            "Roll back",
-        )
-        buttons.append(button("Rollback", actions.ROLLBACK, value, style="danger", confirm=confirm))
+        environment = _rollback_environment(incident, rollback_environments.get(model))
+        buttons.append(_rollback_button(key, model, environment))
     return [actions_block(key, buttons)]
 
 
 def render_incident(
-    incident: Incident, *, pipeline_models: frozenset[str] = frozenset(), silence: bool = False
+    incident: Incident,
+    *,
+    pipeline_models: frozenset[str] = frozenset(),
+    silence: bool = False,
+    rollback_environments: Mapping[str, str] | None = None,
 ) -> Rendered:
     """The living message of one alert group: what fires, where to look, what to do.
 
@@ -251,7 +287,9 @@ def render_incident(
         note += "" if firing else "; their state is not known here"
         tail.append(context_block("chatops.truncated", [note]))
     tail += _links(incident) + record_block(incident.message_key, incident.actions)
-    tail += _incident_buttons(incident, pipeline_models, silence=silence) if firing else []
+    defaults = rollback_environments or {}
+    buttons = _incident_buttons(incident, pipeline_models, defaults, silence=silence)
+    tail += buttons if firing else []
     budget = _MAX_VISIBLE - visible_size(head) - visible_size(tail)
     blocks = fit_blocks(head, _alert_blocks(incident, budget), tail)
     return Rendered(text=_fallback(incident, emoji, severity), blocks=blocks)

@@ -60,6 +60,8 @@ BOT_CONFIG: dict[str, Any] = {
                 "project": PROJECT,
                 "ref": "main",
                 "variables": {"MODEL_NAME": "fraud-detector"},
+                "allowed_variables": ["DATASET", "EPOCHS", "NOTE"],
+                "allowed_refs": ["dev", "release/*"],
             },
         },
         "churn-predictor": {

@@ -185,6 +185,14 @@ class FakeGitLab(RecordingServer):
         deps.append(deployment)
         return deployment
 
+    def delete_pipeline(self, pipeline_id: int | str) -> None:
+        """Forget a pipeline as GitLab's pipeline retention does: its API answers 404 from now on.
+
+        The deployments it made stay listed (with their `deployable.pipeline`), as in GitLab.
+        """
+        self.pipelines.pop(int(pipeline_id), None)
+        self.variables.pop(int(pipeline_id), None)
+
     # ------------------------------------------------------------ serving
 
     async def start(self) -> None:
@@ -303,7 +311,11 @@ class FakeGitLab(RecordingServer):
     async def _pipeline_variables(self, request: web.Request) -> web.Response:
         pipeline_id = int(request.match_info["pid"])
         self._project_id(request)
-        return _page(self.variables.get(pipeline_id, []))
+        if pipeline_id not in self.variables:
+            raise web.HTTPNotFound(
+                text='{"message":"404 Not found"}', content_type="application/json"
+            )
+        return _page(self.variables[pipeline_id])
 
     async def _deployments(self, request: web.Request) -> web.Response:
         deps = list(self.deployment_list.get(self._project_id(request), []))

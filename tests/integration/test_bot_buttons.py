@@ -7,6 +7,7 @@ of the button contract together. Silence talks to a real Alertmanager.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp
@@ -72,7 +73,7 @@ async def test_rollback_button_uses_the_production_environment(bot_app: BotAppFa
     h.gitlab.add_deployment(
         PROJECT, "production", "success", created_at="2024-05-02T00:00:00Z", model_version="v2"
     )
-    value = button_value(ROLLBACK, key=ALERT_KEY, model="fraud-detector")
+    value = button_value(ROLLBACK, key=ALERT_KEY, model="fraud-detector", environment="production")
     answer = await h.answer(await h.click(ROLLBACK, value, user=REQUESTER))
     assert "Started rollback of fraud-detector" in answer
     pipeline_vars = variables(h.pipelines()[0])
@@ -80,10 +81,45 @@ async def test_rollback_button_uses_the_production_environment(bot_app: BotAppFa
     assert h.actions.records[0]["action"] == ROLLBACK
 
 
+async def test_rollback_button_of_a_staging_alert_rolls_back_staging(
+    bot_app: BotAppFactory,
+) -> None:
+    h = await bot_app()
+    for env, day, version in [("staging", 1, "s1"), ("staging", 2, "s2"), ("production", 3, "p1")]:
+        h.gitlab.add_deployment(
+            PROJECT, env, "success", created_at=f"2024-05-0{day}T00:00:00Z", model_version=version
+        )
+    value = button_value(ROLLBACK, key=ALERT_KEY, model="fraud-detector", environment="staging")
+    answer = await h.answer(await h.click(ROLLBACK, value, user=REQUESTER))
+    assert "Started rollback of fraud-detector" in answer
+    pipeline_vars = variables(h.pipelines()[0])
+    assert (pipeline_vars["ENVIRONMENT"], pipeline_vars["ROLLBACK_TO"]) == ("staging", "s1")
+
+
+async def test_rollback_button_without_an_environment_is_refused(bot_app: BotAppFactory) -> None:
+    """A button drawn before it carried `e` (or for an alert with no environment): no guess."""
+    h = await bot_app()
+    value = json.dumps({"k": ALERT_KEY, "m": "fraud-detector"})
+    answer = await h.answer(await h.click(ROLLBACK, value, user=REQUESTER))
+    assert "/rollback fraud-detector &lt;environment&gt;" in answer
+    assert h.pipelines() == []
+    assert h.actions.records == []
+
+
+async def test_rollback_button_for_an_unknown_environment_is_refused(
+    bot_app: BotAppFactory,
+) -> None:
+    h = await bot_app()
+    value = button_value(ROLLBACK, key=ALERT_KEY, model="fraud-detector", environment="qa")
+    answer = await h.answer(await h.click(ROLLBACK, value, user=REQUESTER))
+    assert "model fraud-detector has no environment qa" in answer
+    assert h.pipelines() == []
+
+
 async def test_rollback_button_follows_the_same_policy(bot_app: BotAppFactory) -> None:
     config = BOT_CONFIG | {"policy": {"rollback": {"*": {"requesters": ["U0ONCALL"]}}}}
     h = await bot_app(config)
-    value = button_value(ROLLBACK, key=ALERT_KEY, model="fraud-detector")
+    value = button_value(ROLLBACK, key=ALERT_KEY, model="fraud-detector", environment="production")
     answer = await h.answer(await h.click(ROLLBACK, value, user=OUTSIDER))
     assert "not allowed to request rollback of production" in answer
     assert h.actions.records == []

@@ -46,6 +46,8 @@ def target(fake_github: FakeGitHub) -> PipelineTarget:
         ref="main",
         variables={"FEATURE_SET": "v7"},
         workflows={"retrain": "retrain.yml", "deploy": "deploy.yml", "rollback": "rollback.yml"},
+        allowed_variables=("EPOCHS", "EXTRA_*", "UNDECLARED"),
+        allowed_refs=("release",),
     )
 
 
@@ -192,7 +194,11 @@ async def test_limits_are_enforced_before_anything_is_sent(
             target=target, request=PipelineRequest("retrain", MODEL, variables=many)
         )
     dispatching = PipelineTarget(
-        model=MODEL, provider="github", repo=REPO, dispatch={"retrain": "drift-detected"}
+        model=MODEL,
+        provider="github",
+        repo=REPO,
+        dispatch={"retrain": "drift-detected"},
+        allowed_variables=("EXTRA_*",),
     )
     ten = {f"EXTRA_{i}": str(i) for i in range(9)}
     with pytest.raises(InvalidPipelineRequest, match="at most 10 in client_payload"):

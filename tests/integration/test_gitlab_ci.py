@@ -41,6 +41,8 @@ def target(fake_gitlab: FakeGitLab) -> PipelineTarget:
         project=PROJECT,
         ref="main",
         variables={"MODEL_NAME": MODEL, "DATASET": "2024-q1"},
+        allowed_variables=("EPOCHS", "OPT_*"),
+        allowed_refs=("release", "feature/*"),
     )
 
 
@@ -119,6 +121,41 @@ async def test_a_user_variable_may_not_override_the_bots_own(
     with pytest.raises(InvalidPipelineRequest, match="ACTION is set by the bot"):
         await gitlab_ci.start(target=target, request=request)
     assert fake_gitlab.requests == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "refused"),
+    [
+        ({"CI_DEBUG_TRACE": "true"}, "CI_DEBUG_TRACE is reserved"),
+        ({"GITLAB_USER_LOGIN": "x"}, "GITLAB_USER_LOGIN is reserved"),
+        ({"DATASET": "evil"}, "DATASET is set in models.fraud-detector.pipeline.variables"),
+        ({"GIT_STRATEGY": "none"}, "GIT_STRATEGY is not allowed for fraud-detector"),
+    ],
+)
+async def test_the_adapter_refuses_variables_the_config_does_not_allow(
+    fake_gitlab: FakeGitLab,
+    gitlab_ci: GitLabCI,
+    target: PipelineTarget,
+    variables: dict[str, str],
+    refused: str,
+) -> None:
+    """Also checked before a request is stored; here in case config changed before approval."""
+    request = PipelineRequest(action="retrain", model=MODEL, variables=variables)
+    with pytest.raises(InvalidPipelineRequest, match=refused):
+        await gitlab_ci.start(target=target, request=request)
+    assert fake_gitlab.requests == []
+
+
+async def test_the_adapter_refuses_a_ref_the_config_does_not_allow(
+    fake_gitlab: FakeGitLab, gitlab_ci: GitLabCI, target: PipelineTarget
+) -> None:
+    for ref in ("refs/merge-requests/1/head", "dev", "feature"):
+        request = PipelineRequest(action="retrain", model=MODEL, ref=ref)
+        with pytest.raises(InvalidPipelineRequest, match=f"ref {ref} is not allowed"):
+            await gitlab_ci.start(target=target, request=request)
+    assert fake_gitlab.requests == []
+    ok = PipelineRequest(action="retrain", model=MODEL, ref="feature/x", variables={"OPT_A": "1"})
+    assert (await gitlab_ci.start(target=target, request=ok)).ref == "feature/x"
 
 
 async def test_a_pipeline_is_followed_to_success(
@@ -272,6 +309,32 @@ async def test_after_a_rollback_the_target_is_the_version_that_was_rolled_back(
 
     assert [d.version for d in deployments] == ["1.0", "2.0", "1.0"]
     assert chosen.version == "2.0"
+
+
+async def test_a_deleted_pipeline_does_not_abort_the_rollback_lookup(
+    fake_gitlab: FakeGitLab, gitlab_ci: GitLabCI, target: PipelineTarget
+) -> None:
+    """Pipeline retention deleted one deployment's pipeline: its variables answer 404."""
+    deployed(fake_gitlab, "success", 1, model_version="1.0")
+    gone = fake_gitlab.add_deployment(
+        PROJECT,
+        "production",
+        "success",
+        created_at="2024-05-02T10:00:00.000Z",
+        ref="v2.0.0",
+        tag=True,
+        model_version="2.0",
+    )
+    deployed(fake_gitlab, "success", 3, model_version="3.0")
+    fake_gitlab.delete_pipeline(gone["deployable"]["pipeline"]["id"])
+
+    deployments = await gitlab_ci.deployments(target=target, environment="production")
+    chosen = choose_rollback_target(deployments, model=MODEL, environment="production")
+
+    # the deleted pipeline's deployment falls back to its tag; the others keep MODEL_VERSION
+    assert [d.version for d in deployments] == ["3.0", "v2.0.0", "1.0"]
+    assert chosen.version == "v2.0.0"
+    assert len(fake_gitlab.requests_to("GET", "/variables")) == 3
 
 
 async def test_deployment_version_falls_back_to_the_tag_then_the_short_sha(

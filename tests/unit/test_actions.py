@@ -32,7 +32,7 @@ GROUP = {"alertname": "ModelDriftDetected", "model": "fraud-detector"}
     ("action_id", "expected"),
     [
         (ACK, {"k": KEY, "m": "fraud-detector"}),
-        (ROLLBACK, {"k": KEY, "m": "fraud-detector"}),
+        (ROLLBACK, {"k": KEY, "m": "fraud-detector", "e": None}),
         (RETRAIN, {"k": KEY, "m": "fraud-detector"}),
         (DISMISS, {"k": KEY, "m": "fraud-detector"}),
         (SILENCE, {"k": KEY, "m": "fraud-detector", "l": GROUP, "d": "1h"}),
@@ -59,6 +59,16 @@ def test_values_round_trip(action_id: str) -> None:
         assert not parsed.truncated
     else:
         assert parsed == ButtonValue(action_id, KEY, "fraud-detector")
+
+
+def test_rollback_carries_its_environment() -> None:
+    value = button_value(ROLLBACK, key=KEY, model="fraud-detector", environment="staging")
+    assert json.loads(value) == {"k": KEY, "m": "fraud-detector", "e": "staging"}
+    parsed = parse_button_value(ROLLBACK, value)
+    assert parsed == ButtonValue(ROLLBACK, KEY, "fraud-detector", environment="staging")
+    # a button drawn before `e` existed reads back with no environment (the bot then refuses)
+    old = parse_button_value(ROLLBACK, '{"k":"x","m":"fraud-detector"}')
+    assert old.environment is None
 
 
 def test_ack_and_dismiss_accept_no_model() -> None:
@@ -127,6 +137,8 @@ def test_building_an_off_contract_value_is_refused(
         (ACK, '{"k":"x"}'),
         (ACK, '{"k":"x","m":3}'),
         (ROLLBACK, '{"k":"x","m":null}'),
+        (ROLLBACK, '{"k":"x","m":"m","e":""}'),
+        (ROLLBACK, '{"k":"x","m":"m","e":7}'),
         (RETRAIN, '{"k":"x","m":""}'),
         (SILENCE, '{"k":"x","m":null,"d":"1h"}'),
         (SILENCE, '{"k":"x","m":null,"l":[],"d":"1h"}'),

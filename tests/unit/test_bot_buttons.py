@@ -10,6 +10,7 @@ from bot.buttons import (
     ACK,
     GATEWAY_ACTIONS,
     RETRAIN,
+    ROLLBACK,
     SILENCE,
     BadButton,
     parse_duration,
@@ -17,6 +18,8 @@ from bot.buttons import (
     parse_ticket_id,
 )
 from bot.options import ModelOptions, rollback_environment
+from chatops.bot_wiring import rollback_defaults
+from chatops.config import parse_config
 from gateway import actions as gateway_actions
 
 
@@ -36,6 +39,27 @@ def test_values_built_by_the_gateway_parse() -> None:
     assert retrain.model == "m"
 
 
+def test_rollback_values_carry_the_environment_the_dialog_named() -> None:
+    value = gateway_actions.button_value(ROLLBACK, key="am:abc:1", model="m", environment="stg")
+    assert parse_gateway_button(ROLLBACK, value).environment == "stg"
+    unknown = gateway_actions.button_value(ROLLBACK, key="am:abc:1", model="m")
+    assert parse_gateway_button(ROLLBACK, unknown).environment is None
+    assert parse_gateway_button(ROLLBACK, '{"k":"x","m":"m"}').environment is None
+
+
+def test_rollback_defaults_given_to_the_gateway() -> None:
+    config = parse_config(
+        {
+            "models": {
+                "a": {"environments": ["staging", "production"]},
+                "b": {"environments": ["eu", "us"]},
+                "c": {"environments": ["eu"]},
+            }
+        }
+    )
+    assert rollback_defaults(config) == {"a": "production", "c": "eu"}
+
+
 @pytest.mark.parametrize(
     ("action", "value"),
     [
@@ -43,6 +67,8 @@ def test_values_built_by_the_gateway_parse() -> None:
         (ACK, "[]"),
         (ACK, '{"k": "x"}'),  # m missing
         (RETRAIN, '{"k": "x", "m": null}'),
+        (ROLLBACK, '{"k": "x", "m": "m", "e": 3}'),
+        (ROLLBACK, '{"k": "x", "m": "m", "e": ""}'),
         (SILENCE, '{"k": "x", "m": null, "l": {}, "d": "1h"}'),
         (SILENCE, '{"k": "x", "m": null, "l": {"a": "b"}, "d": "31d"}'),
         ("chatops.other", '{"k": "x", "m": null}'),

@@ -6,10 +6,12 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.approvals import ApprovalRequest, ApprovalState
 from bot.buttons import APPROVE, DENY
 from bot.pipelines import PipelineStatus
-from bot.render import duration, status_reply, ticket_message
+from bot.render import NotShowable, check_shown, duration, status_reply, ticket_message
 from bot.tickets import JobLink, RunInfo, Ticket
 from slackio.blocks import MAX_BLOCKS, escape, link
 
@@ -101,3 +103,47 @@ def test_link_and_duration_helpers() -> None:
     assert link("https://a.test/x|y", "l<b>") == "<https://a.test/x%7Cy|l&lt;b&gt;>"
     assert escape("a&b<c>") == "a&amp;b&lt;c&gt;"
     assert [duration(timedelta(seconds=s)) for s in (5, 192, 3900)] == ["5s", "3m 12s", "1h 05m"]
+
+
+def run_section(t: Ticket) -> str:
+    blocks = ticket_message(t).blocks
+    return "\n".join(b["text"]["text"] for b in blocks if b.get("block_id", "").startswith("run."))
+
+
+def test_ref_version_and_every_variable_are_shown_verbatim_and_unclipped() -> None:
+    long_value = "`rm -rf`" + "y" * 248  # 256: the parser's maximum
+    t = replace(
+        ticket(variables={"NOTE": "<!channel> & friends", "LONG": long_value, "K" * 128: "v"}),
+        ref="release/2024.05",
+    )
+    shown = run_section(t)
+    assert shown.startswith("*What will run*\n```ref: release/2024.05\nversion: v12\n")
+    assert f"\nLONG={long_value}\n" in shown  # backticks kept, nothing cut
+    assert "\nNOTE=&lt;!channel&gt; &amp; friends" in shown
+    assert f"\n{'K' * 128}=v\n" in shown
+
+
+def test_rollback_target_is_shown() -> None:
+    t = replace(ticket(action="rollback", version=None), rollback_to="1.4.1", ref="main")
+    assert "```ref: main\nrollback to: 1.4.1\nNOTE=" in run_section(t)
+
+
+def test_the_largest_request_the_parser_accepts_is_shown_in_full() -> None:
+    values = {f"K{i}": "&" * 256 for i in range(20)}  # escaping makes each value 1280 long
+    t = replace(ticket(variables=values), ref="main")
+    check_shown(t)
+    shown = run_section(t)
+    assert all(f"K{i}={'&amp;' * 256}" in shown for i in range(20))
+    message = ticket_message(t)
+    assert len(message.blocks) <= MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= 3000 for b in message.blocks if b["type"] == "section")
+    assert any(b["type"] == "actions" for b in message.blocks), "Approve/Deny not cut off"
+
+
+def test_what_cannot_be_shown_in_full_is_refused() -> None:
+    with pytest.raises(NotShowable, match="verbatim"):
+        check_shown(ticket(variables={"NOTE": "a```b"}))
+    with pytest.raises(NotShowable, match="too long"):
+        check_shown(ticket(variables={"NOTE": "x" * 3000}))
+    with pytest.raises(NotShowable, match="request is too long"):
+        check_shown(ticket(variables={f"K{i}": "x" * 2000 for i in range(50)}))

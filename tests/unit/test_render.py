@@ -37,6 +37,7 @@ from tests.fakes.fixtures import fixture_bytes
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 PIPELINES = frozenset({"fraud-detector", "credit-scorer"})
+ROLLBACK_DEFAULTS = {"fraud-detector": "production"}  # credit-scorer: no default environment
 
 
 def assert_snapshot(name: str, data: dict[str, Any]) -> None:
@@ -127,7 +128,12 @@ def dumped(rendered: Rendered) -> str:
 )
 def test_alert_group_snapshots(name: str, bodies: list[str], pipelines: frozenset[str]) -> None:
     incident, replies = fold_bodies(*bodies)
-    rendered = render_incident(incident, pipeline_models=pipelines, silence=bool(pipelines))
+    rendered = render_incident(
+        incident,
+        pipeline_models=pipelines,
+        silence=bool(pipelines),
+        rollback_environments=ROLLBACK_DEFAULTS,
+    )
     assert_within_limits(rendered)
     assert_snapshot(name, as_data(rendered, replies))
 
@@ -143,7 +149,9 @@ def test_incident_with_action_records_snapshot() -> None:
         link="http://127.0.0.1:19093/#/silences/5b1c",
     )
     incident = with_action(incident, silence)
-    firing = render_incident(incident, pipeline_models=PIPELINES, silence=True)
+    firing = render_incident(
+        incident, pipeline_models=PIPELINES, silence=True, rollback_environments=ROLLBACK_DEFAULTS
+    )
     resolved_incident, _ = fold_bodies("api_firing_single-alert", "api_resolved_single-alert")
     resolved = render_incident(replace(resolved_incident, actions=incident.actions))
     for rendered in (firing, resolved):
@@ -558,3 +566,33 @@ def test_a_long_reply_is_clipped_to_a_thousand_characters() -> None:
     assert reply is not None
     assert len(reply) == 1000
     assert reply.endswith("…")
+
+
+def rollback_button(rendered: Rendered) -> dict[str, Any]:
+    return next(
+        e
+        for b in rendered.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ROLLBACK
+    )
+
+
+@pytest.mark.parametrize("label", ["environment", "env"])
+def test_rollback_button_carries_and_names_the_alerts_environment(label: str) -> None:
+    incident, _ = fold_bodies("api_firing_single-alert")
+    staging = replace(incident, common_labels={**incident.common_labels, label: "staging"})
+    button = rollback_button(
+        render_incident(staging, pipeline_models=PIPELINES, rollback_environments=ROLLBACK_DEFAULTS)
+    )
+    assert parse_button_value(ROLLBACK, button["value"]).environment == "staging"
+    assert button["confirm"]["title"]["text"] == "Roll back fraud-detector in staging?"
+    text = button["confirm"]["text"]["text"]
+    assert "*fraud-detector* in *staging*, to the previous successful deployment" in text
+
+
+def test_rollback_button_without_any_environment_says_so_and_carries_none() -> None:
+    incident, _ = fold_bodies("api_firing_single-alert")
+    button = rollback_button(render_incident(incident, pipeline_models=PIPELINES))
+    assert parse_button_value(ROLLBACK, button["value"]).environment is None
+    assert "names no environment" in button["confirm"]["text"]["text"]

@@ -95,12 +95,12 @@ async def test_variable_values_are_shown_to_the_models_approvers_only(
     bot_app: BotAppFactory,
 ) -> None:
     h = await bot_app()
-    await request_deploy(h, "fraud-detector production v12 CANARY=hunter2")
+    await request_deploy(h, "fraud-detector production v12 NOTE=hunter2")
     for user in (OUTSIDER, REQUESTER):
         answer = await audit(h, channel=FRAUD_ML, user=user)
         assert "deploy.request" in answer
-        assert "CANARY" in answer
+        assert "NOTE" in answer
         assert "hunter2" not in answer
         assert "values shown to approvers only" in answer
     answer = await audit(h, channel=FRAUD_ML, user=APPROVER1)
-    assert "CANARY=hunter2" in answer
+    assert "NOTE=hunter2" in answer

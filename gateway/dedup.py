@@ -1,6 +1,8 @@
 """Dedup identity of an alert event, and this process's memory of recent ones.
 
-An occurrence is `(fingerprint, startsAt)`; with its status it is one event. The store's
+An occurrence is `(fingerprint, startsAt)`; with its status it is one event, and events are
+deduplicated per Alertmanager group: the same alert routed to two groups (a team channel and
+an SRE channel) is a separate event in each, so each group's message gets it. The store's
 seen-set is the shared record (every replica); `RecentEvents` is a bounded in-process memory
 of events this process already saw folded, so Alertmanager's frequent re-sends are answered
 without a store round trip. It only ever says "already handled" for keys that were saved, so
@@ -13,13 +15,15 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from gateway.incidents import group_id
+
 DEFAULT_CAPACITY = 50_000
 
 
-def occurrence(fingerprint: str, starts_at: datetime | None, status: str) -> str:
-    """Dedup identity of one alert event: (fingerprint, startsAt, status)."""
+def occurrence(group_key: str, fingerprint: str, starts_at: datetime | None, status: str) -> str:
+    """Dedup identity of one alert event: (groupKey, fingerprint, startsAt, status)."""
     stamp = starts_at.isoformat() if starts_at else "-"
-    return f"am:{fingerprint}:{stamp}:{status}"
+    return f"am:{group_id(group_key)}:{fingerprint}:{stamp}:{status}"
 
 
 class RecentEvents:

@@ -74,7 +74,8 @@ class Gateway:
 
     async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
         """Fold one Alertmanager notification into its group's incident message."""
-        keys = [occurrence(a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
+        group = payload.group_key
+        keys = [occurrence(group, a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
         if self._recent.all_seen(keys, now=self._clock()):
             return self._duplicate("alertmanager")
         async with self._one_at_a_time(payload.group_key):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.fakes.app import bearer, outbox_drained
 from tests.fakes.slack import FakeSlack
@@ -165,3 +168,27 @@ async def test_slack_unreachable_then_back_posts_once(
     await settle(fake_slack)
     assert len(fake_slack.calls("chat.postMessage")) == 1
     assert fake_slack.calls("conversations.history") == [], "a refused call cannot have landed"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chatops.db'}"
+    return str(request.getfixturevalue("redis_url"))
+
+
+async def test_one_alert_in_two_groups_posts_in_both(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any, store_url: str
+) -> None:
+    """Two routes (team channel, SRE channel) send the same alert: each group gets it."""
+    client = await make_app(chatops_store_url=store_url)
+    team = am_fixture("api_firing_single-alert")
+    sre = json.loads(team)
+    sre["receiver"] = "sre-webhook"
+    sre["groupKey"] = '{}/{severity="page"}:{alertname="ModelDriftDetected"}'
+    for body in (team, json.dumps(sre).encode(), team, json.dumps(sre).encode()):
+        assert (await post_am(client, body)).status in (200, 202)
+    await outbox_drained(client)
+    assert len(top_level(fake_slack, "#fraud-ml")) == 2, "one message per group"
+    again = await post_am(client, json.dumps(sre).encode())
+    assert (await again.json())["status"] == "duplicate", "each group still deduplicates"

@@ -132,11 +132,13 @@ def test_new_occurrence_after_resolution_starts_a_new_incident() -> None:
     assert incidents.starts_new_incident(resolved, refired)
 
 
-def test_occurrence_key_includes_starts_at_and_status() -> None:
+def test_occurrence_key_includes_group_starts_at_and_status() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    assert occurrence("fp", start, "firing") != occurrence("fp", start, "resolved")
-    assert occurrence("fp", start, "firing") != occurrence("fp", NOW, "firing")
-    assert occurrence("fp", start, "firing") == occurrence("fp", start, "firing")
+    key = occurrence("{}:{a=1}", "fp", start, "firing")
+    assert key != occurrence("{}:{a=1}", "fp", start, "resolved")
+    assert key != occurrence("{}:{a=1}", "fp", NOW, "firing")
+    assert key != occurrence("{}/{b=2}:{a=1}", "fp", start, "firing"), "dedup is per group"
+    assert key == occurrence("{}:{a=1}", "fp", start, "firing")
 
 
 def test_incident_round_trips_through_json() -> None:

@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from bot.errors import BotError
 from bot.threads import SdkThreads
+from slackio.urls import credentials, without_userinfo
 
 T = TypeVar("T")
 
@@ -57,12 +58,17 @@ class PrometheusClient:
     """`MetricsSource` over the HTTP API of a real Prometheus."""
 
     def __init__(self, *, url: str, timeout: float = 5.0) -> None:
-        """Build the SDK client; no network I/O here."""
-        self.url = url.rstrip("/")
+        """Build the SDK client; no network I/O here. Userinfo in `url` becomes basic auth."""
+        self.url = without_userinfo(url).rstrip("/")  # what errors show
         self._threads = SdkThreads("prometheus")
         self._timeout = max(1, math.ceil(timeout))  # the SDK takes whole seconds
+        login = credentials(url)
+        auth: dict[str, Any] = {"auth": login} if login else {}
         self._client = PrometheusConnect(
-            url=self.url, retry=Retry(total=0, connect=0, read=0, status=0), timeout=self._timeout
+            url=self.url,
+            retry=Retry(total=0, connect=0, read=0, status=0),
+            timeout=self._timeout,
+            **auth,
         )
 
     async def close(self) -> None:

@@ -210,6 +210,14 @@ def test_silence_button_and_link_match_the_group_labels() -> None:
     assert f"<http://127.0.0.1:19093/#/silences/new?filter={expected}|" in dumped(rendered)
 
 
+def test_links_never_show_url_credentials() -> None:
+    incident, _ = fold_bodies("api_truncated_max-alerts-2_of-5")
+    incident = replace(incident, external_url="http://am:s3cret-pw@127.0.0.1:19093")
+    text = dumped(render_incident(incident))
+    assert "<http://127.0.0.1:19093/#/silences/new?filter=" in text
+    assert "s3cret-pw" not in text
+
+
 def test_truncated_alerts_are_shown_never_as_resolved() -> None:
     firing, _ = fold_bodies("api_truncated_max-alerts-2_of-5")
     rendered = render_incident(firing)

@@ -52,6 +52,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         model_channels={name: m.channel for name, m in config.models.items() if m.channel},
         pipeline_models=frozenset(n for n, m in config.models.items() if m.pipeline is not None),
         dedup_window=config.dedup.window,
+        max_alerts_per_incident=config.dedup.max_alerts_per_incident,
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),
         drift_secret=_secret(settings.chatops_drift_secret),

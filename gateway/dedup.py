@@ -15,7 +15,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from gateway.incidents import group_id
+from gateway.alertmanager import AlertmanagerPayload
+from gateway.incidents import Incident, Status, group_id
+from storage import Store
 
 DEFAULT_CAPACITY = 50_000
 
@@ -54,3 +56,43 @@ class RecentEvents:
 
     def __len__(self) -> int:
         return len(self._expiry)
+
+
+_OTHER = {Status.FIRING: Status.RESOLVED, Status.RESOLVED: Status.FIRING}
+
+
+async def earlier_statuses(
+    store: Store,
+    payload: AlertmanagerPayload,
+    current: Incident | None,
+    seen: set[str],
+    *,
+    now: float,
+) -> dict[str, Status]:
+    """For alerts the incident only counts (over its limit): the status each was folded with.
+
+    Read from the seen-set (`seen`: this status's events already found; else the other
+    status's event is looked up), so an alert that was counted, not kept, is neither
+    announced as new again nor counted twice.
+    """
+    if current is None or not current.omitted:
+        return {}
+    kept, group = {a.fingerprint for a in current.alerts}, payload.group_key
+    found: dict[str, Status] = {}
+    others: dict[str, tuple[str, Status]] = {}
+    for alert in payload.alerts:
+        if alert.fingerprint in kept:
+            continue
+        status = Status(alert.status)
+        if occurrence(group, alert.fingerprint, alert.starts_at, status) in seen:
+            found[alert.fingerprint] = status
+            continue
+        other = _OTHER[status]
+        others[occurrence(group, alert.fingerprint, alert.starts_at, other)] = (
+            alert.fingerprint,
+            other,
+        )
+    for key in await store.seen(list(others), now=now) if others else ():
+        fingerprint, earlier = others[key]
+        found[fingerprint] = earlier
+    return found

@@ -7,6 +7,7 @@ already-handled occurrence changes nothing and queues nothing, whichever replica
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -19,7 +20,7 @@ import structlog
 
 from gateway import incidents
 from gateway.alertmanager import AlertmanagerPayload
-from gateway.dedup import RecentEvents, occurrence
+from gateway.dedup import RecentEvents, earlier_statuses, occurrence
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
 from gateway.render import render_changes, render_drift, render_incident
 from slackio.metrics import Metrics
@@ -28,6 +29,9 @@ from storage import MessageUpdate, Store, StoreError
 log = structlog.get_logger("gateway")
 
 _CAS_ATTEMPTS = 20
+# A notification with more alerts than this is merged and rendered in a worker thread, so the
+# event loop keeps answering (/healthz, other webhooks) while a huge group is folded.
+OFF_LOOP_ALERTS = 200
 
 
 class Outcome(StrEnum):
@@ -44,6 +48,7 @@ class GatewayOptions:
     model_channels: Mapping[str, str] = field(default_factory=dict)
     pipeline_models: frozenset[str] = frozenset()
     dedup_window: float = 4 * 3600
+    max_alerts_per_incident: int = incidents.DEFAULT_LIMIT
     default_drift_model: str | None = None
     webhook_token: str | None = None
     drift_secret: str | None = None
@@ -81,10 +86,11 @@ class Gateway:
         async with self._one_at_a_time(payload.group_key):
             now = self._clock()
             until = now + self.options.dedup_window
-            if keys and len(await self.store.seen(keys, now=now)) == len(set(keys)):
+            seen = await self.store.seen(keys, now=now) if keys else set()
+            if keys and len(seen) == len(set(keys)):
                 self._recent.remember(keys, until=until)
                 return self._duplicate("alertmanager")
-            outcome = await self._fold_group(payload, now)
+            outcome = await self._fold_group(payload, now, seen)
             await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
             self._recent.remember(keys, until=until)
             return outcome
@@ -106,24 +112,24 @@ class Gateway:
             if serial.users == 0:
                 del self._serials[key]
 
-    async def _fold_group(self, payload: AlertmanagerPayload, now: float) -> Outcome:
+    async def _fold_group(
+        self, payload: AlertmanagerPayload, now: float, seen: set[str]
+    ) -> Outcome:
         key = incidents.state_key(payload.group_key)
         when = datetime.fromtimestamp(now, UTC)
         for _ in range(_CAS_ATTEMPTS):
             stored = await self.store.get_state(key)
             current = incidents.load_incident(stored.data) if stored else None
-            base = current
-            if current is None or incidents.starts_new_incident(current, payload):
-                generation = current.generation + 1 if current else 1
-                base = incidents.open_incident(payload, generation=generation, now=when)
-            assert base is not None
-            merged, changes = incidents.merge(base, payload, now=when)
-            if not changes and base is current:
+            earlier = await earlier_statuses(self.store, payload, current, seen, now=now)
+            fold = functools.partial(self._folded, current, payload, when, earlier)
+            large = len(payload.alerts) > OFF_LOOP_ALERTS
+            folded = await asyncio.to_thread(fold) if large else fold()
+            if folded is None:
                 return self._duplicate("alertmanager")
-            message = self.incident_message(merged, changes if base is current else [])
+            merged, changes, message, data = folded
             if await self.store.save(
                 key=key,
-                data=incidents.dump_incident(merged),
+                data=data,
                 expected_version=stored.version if stored else 0,
                 messages=[message],
                 now=now,
@@ -138,6 +144,29 @@ class Gateway:
                 )
                 return Outcome.ACCEPTED
         raise StoreError(f"too much contention on {key}")
+
+    def _folded(
+        self,
+        current: incidents.Incident | None,
+        payload: AlertmanagerPayload,
+        when: datetime,
+        earlier: Mapping[str, incidents.Status],
+    ) -> tuple[incidents.Incident, list[incidents.Change], MessageUpdate, str] | None:
+        """The merged incident, its changes, message and stored form; None if nothing changed.
+
+        Pure CPU work on values, so a large notification can run it in a worker thread.
+        """
+        base = current
+        if current is None or incidents.starts_new_incident(current, payload):
+            generation = current.generation + 1 if current else 1
+            base = incidents.open_incident(payload, generation=generation, now=when)
+        assert base is not None
+        limit = self.options.max_alerts_per_incident
+        merged, changes = incidents.merge(base, payload, now=when, limit=limit, earlier=earlier)
+        if not changes and base is current:
+            return None
+        message = self.incident_message(merged, changes if base is current else [])
+        return merged, changes, message, incidents.dump_incident(merged)
 
     def incident_message(
         self, incident: incidents.Incident, changes: list[incidents.Change]

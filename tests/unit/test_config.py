@@ -51,3 +51,14 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "unknown: unknown key" in err
     assert "slack.default_channel" in err
     assert main(["check-config", str(tmp_path / "missing.yaml")]) == 1
+
+
+def test_max_alerts_per_incident_defaults_to_500_and_is_checked() -> None:
+    assert parse_config({}).dedup.max_alerts_per_incident == 500
+    assert (
+        parse_config({"dedup": {"max_alerts_per_incident": 50}}).dedup.max_alerts_per_incident == 50
+    )
+    for bad in (0, 5, "500", True, 100_000):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"dedup": {"max_alerts_per_incident": bad}})
+        assert err.value.problems[0].startswith("dedup.max_alerts_per_incident:"), bad

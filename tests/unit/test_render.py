@@ -396,13 +396,19 @@ def test_group_of_ten_thousand_alerts_stays_within_every_limit() -> None:
         )
         for i in range(10_000)
     ]
-    incident, rendered = render_body(am_body(alerts, group))
+    payload = parse_alertmanager(am_body(alerts, group))
+    opened = open_incident(payload, generation=1, now=NOW)
+    incident, changes = merge(opened, payload, now=NOW)  # the default limit: 500 kept
+    rendered = render_incident(incident, pipeline_models=PIPELINES)
     assert_within_limits(rendered)
     shown = [b for b in rendered.blocks if b["block_id"].startswith("chatops.alert.")]
     assert 1 <= len(shown) <= 10
     assert f"+{10_000 - len(shown)} more alerts in this group" in dumped(rendered)
-    assert "10000 models" in rendered.blocks[0]["text"]["text"]
-    changes = [Change(ChangeKind.NEW, a) for a in incident.alerts]
+    assert "+9500 more alerts not shown (9500 firing, 0 resolved)" in dumped(rendered)
+    assert "500+ models" in rendered.blocks[0]["text"]["text"]
+    assert "10000 of 10000 alerts firing" in rendered.text
+    assert len(incident.alerts) == 500
+    assert len(changes) == 10_000, "every new alert is a change, kept or only counted"
     reply = render_changes(changes)
     assert reply is not None
     assert len(reply) <= 1000

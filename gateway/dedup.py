@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.alertmanager import AlertmanagerPayload
@@ -61,25 +62,32 @@ class RecentEvents:
 _OTHER = {Status.FIRING: Status.RESOLVED, Status.RESOLVED: Status.FIRING}
 
 
-async def earlier_statuses(
-    store: Store,
-    payload: AlertmanagerPayload,
-    current: Incident | None,
-    seen: set[str],
-    *,
-    now: float,
-) -> dict[str, Status]:
-    """For alerts the incident only counts (over its limit): the status each was folded with.
+def event_keys(payload: AlertmanagerPayload) -> list[str]:
+    """The dedup key of each alert event of a notification."""
+    group = payload.group_key
+    return [occurrence(group, a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
 
-    Read from the seen-set (`seen`: this status's events already found; else the other
-    status's event is looked up), so an alert that was counted, not kept, is neither
-    announced as new again nor counted twice.
-    """
-    if current is None or not current.omitted:
-        return {}
-    kept, group = {a.fingerprint for a in current.alerts}, payload.group_key
+
+@dataclass(frozen=True)
+class Earlier:
+    """With which status alerts the incident only counts were folded before: `found` from
+    the events already looked up, `others` (key -> fingerprint, status) still to look up."""
+
+    found: dict[str, Status]
+    others: dict[str, tuple[str, Status]]
+
+
+def earlier_candidates(
+    payload: AlertmanagerPayload, current: Incident | None, seen: set[str]
+) -> Earlier:
+    """For alerts of the payload that the incident does not keep (it is over its limit):
+    the status each was folded with, as far as `seen` (this status's events) tells, and the
+    other status's event keys for the rest. An incident that counts nothing needs none."""
     found: dict[str, Status] = {}
     others: dict[str, tuple[str, Status]] = {}
+    if current is None or not current.omitted:
+        return Earlier(found, others)
+    kept, group = {a.fingerprint for a in current.alerts}, payload.group_key
     for alert in payload.alerts:
         if alert.fingerprint in kept:
             continue
@@ -92,7 +100,14 @@ async def earlier_statuses(
             alert.fingerprint,
             other,
         )
-    for key in await store.seen(list(others), now=now) if others else ():
-        fingerprint, earlier = others[key]
-        found[fingerprint] = earlier
+    return Earlier(found, others)
+
+
+async def earlier_statuses(store: Store, earlier: Earlier, *, now: float) -> dict[str, Status]:
+    """Fingerprint -> the status it was folded with, so an alert that was counted, not kept,
+    is neither announced as new again nor counted twice (the seen-set is the memory)."""
+    found = dict(earlier.found)
+    for key in await store.seen(list(earlier.others), now=now) if earlier.others else ():
+        fingerprint, status = earlier.others[key]
+        found[fingerprint] = status
     return found

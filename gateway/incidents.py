@@ -13,6 +13,7 @@ announced as new again nor counted twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Mapping
@@ -120,6 +121,7 @@ class Incident:
         return message_key(self.group_key, self.generation)
 
 
+@functools.lru_cache(maxsize=256)  # one per alert of a body otherwise: 10,000 hashes of the key
 def group_id(group_key: str) -> str:
     """A short stable id for a groupKey (groupKeys can be long; Slack button values are not)."""
     return hashlib.sha256(group_key.encode()).hexdigest()[:20]

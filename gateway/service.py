@@ -15,12 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 import structlog
 
 from gateway import incidents
 from gateway.alertmanager import AlertmanagerPayload
-from gateway.dedup import RecentEvents, earlier_statuses, occurrence
+from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
 from gateway.render import render_changes, render_drift, render_incident
 from slackio.metrics import Metrics
@@ -29,6 +30,7 @@ from storage import MessageUpdate, Store, StoreError
 log = structlog.get_logger("gateway")
 
 _CAS_ATTEMPTS = 20
+T = TypeVar("T")
 # A notification with more alerts than this is merged and rendered in a worker thread, so the
 # event loop keeps answering (/healthz, other webhooks) while a huge group is folded.
 OFF_LOOP_ALERTS = 200
@@ -79,8 +81,7 @@ class Gateway:
 
     async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
         """Fold one Alertmanager notification into its group's incident message."""
-        group = payload.group_key
-        keys = [occurrence(group, a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
+        keys = await _cpu(len(payload.alerts), functools.partial(event_keys, payload))
         if self._recent.all_seen(keys, now=self._clock()):
             return self._duplicate("alertmanager")
         async with self._one_at_a_time(payload.group_key):
@@ -120,10 +121,11 @@ class Gateway:
         for _ in range(_CAS_ATTEMPTS):
             stored = await self.store.get_state(key)
             current = incidents.load_incident(stored.data) if stored else None
-            earlier = await earlier_statuses(self.store, payload, current, seen, now=now)
+            size = len(payload.alerts)
+            candidates = functools.partial(earlier_candidates, payload, current, seen)
+            earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
             fold = functools.partial(self._folded, current, payload, when, earlier)
-            large = len(payload.alerts) > OFF_LOOP_ALERTS
-            folded = await asyncio.to_thread(fold) if large else fold()
+            folded = await _cpu(size, fold)
             if folded is None:
                 return self._duplicate("alertmanager")
             merged, changes, message, data = folded
@@ -247,6 +249,11 @@ class Gateway:
     def _duplicate(self, source: str) -> Outcome:
         self.metrics.child(self.metrics.notifications_deduplicated, source).inc()
         return Outcome.DUPLICATE
+
+
+async def _cpu(alerts: int, work: Callable[[], T]) -> T:
+    """Run pure CPU work for a notification: in a worker thread when it has many alerts."""
+    return await asyncio.to_thread(work) if alerts > OFF_LOOP_ALERTS else work()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from bot.options import DriftQueries
 from bot.prometheus import MetricsSource, Point, PrometheusQueryError
 from bot.render import section
 from slackio.blocks import Rendered, clip, code, escape
+from slackio.urls import without_userinfo
 
 DAY = timedelta(hours=24)
 EVENT_STEP = 60.0  # seconds: resolution of "last drift"
@@ -149,7 +150,7 @@ def render_drift(rows: Sequence[DriftRow], *, prometheus_url: str) -> Rendered:
             f"{_count(row.events_24h):>10}  {last:<16}  {row.sparkline or '-'}"
         )
     table = "```\n" + escape("\n".join(lines)) + "\n```"
-    text = f"*Drift status* (from {code(prometheus_url, 100)})\n{table}"
+    text = f"*Drift status* (from {code(without_userinfo(prometheus_url), 100)})\n{table}"
     blocks = [section(clip(text, 2900))]
     if problems:
         blocks.append(section("\n".join(problems)))

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from prometheus_api_client.exceptions import PrometheusApiClientException
@@ -21,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from bot.errors import BotError
 from bot.threads import SdkThreads
+from slackio.urls import credentials, without_userinfo
 
 T = TypeVar("T")
 
@@ -58,13 +58,18 @@ class PrometheusClient:
     """`MetricsSource` over the HTTP API of a real Prometheus."""
 
     def __init__(self, *, url: str, timeout: float = 5.0) -> None:
-        """Build the SDK client; no network I/O here."""
-        self.url = url.rstrip("/")
-        self.shown_url = without_userinfo(self.url)  # for messages: never a password
+        """Build the SDK client; no network I/O here. Userinfo in `url` becomes basic auth."""
+        self.url = without_userinfo(url).rstrip("/")  # what errors show
+        self.shown_url = self.url
         self._threads = SdkThreads("prometheus")
         self._timeout = max(1, math.ceil(timeout))  # the SDK takes whole seconds
+        login = credentials(url)
+        auth: dict[str, Any] = {"auth": login} if login else {}
         self._client = PrometheusConnect(
-            url=self.url, retry=Retry(total=0, connect=0, read=0, status=0), timeout=self._timeout
+            url=self.url,
+            retry=Retry(total=0, connect=0, read=0, status=0),
+            timeout=self._timeout,
+            **auth,
         )
 
     async def close(self) -> None:
@@ -109,18 +114,6 @@ class PrometheusClient:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.shown_url} answered with something unexpected"
             ) from e
-
-
-def without_userinfo(url: str) -> str:
-    """`url` without any `user:password@`, so it can be shown."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _items(result: object) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from bot.errors import BotError
+from slackio.urls import credentials, without_userinfo
 
 
 class SilenceError(BotError):
@@ -29,10 +30,12 @@ class Silence:
 
 
 class Alertmanager:
-    """Creates silences in one Alertmanager."""
+    """Creates silences in one Alertmanager (basic auth from the URL's userinfo, if any)."""
 
     def __init__(self, *, url: str, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+        self.url = without_userinfo(url).rstrip("/")  # what links and errors show
+        login = credentials(url)
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(*login)} if login else {}
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
@@ -59,7 +62,10 @@ class Alertmanager:
         }
         try:
             async with self._session.post(
-                f"{self.url}/api/v2/silences", json=body, timeout=self._timeout
+                f"{self.url}/api/v2/silences",
+                json=body,
+                headers=self._headers,
+                timeout=self._timeout,
             ) as response:
                 text = await response.text()
                 if response.status != 200:

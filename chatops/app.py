@@ -58,6 +58,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         silence=bool(settings.alertmanager_url),
         rollback_environments=rollback_defaults(config),
         dedup_window=config.dedup.window,
+        max_alerts_per_incident=config.dedup.max_alerts_per_incident,
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),
         drift_secret=_secret(settings.chatops_drift_secret),

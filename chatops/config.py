@@ -200,6 +200,8 @@ def parse_duration(value: object) -> float:
 
 class DedupConfig(_Strict):
     window: float = 4 * 3600
+    # alerts kept per group message (firing first, then newest); the rest are only counted
+    max_alerts_per_incident: Annotated[int, Field(ge=10, le=20_000, strict=True)] = 500
 
     @field_validator("window", mode="before")
     @classmethod

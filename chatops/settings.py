@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from slackio.urls import credentials
+
 
 class Settings(BaseSettings):
     """Built once in `main` (or a test) and passed down; nothing else reads os.environ."""
@@ -68,7 +70,10 @@ class Settings(BaseSettings):
             self.chatops_webhook_token,
             self.chatops_drift_secret,
         )
-        return [s.get_secret_value() for s in secrets if s is not None]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        urls = (self.prometheus_url, self.alertmanager_url, self.chatops_store_url)
+        logins = [credentials(url) for url in urls if url]
+        return values + [login[1] for login in logins if login and login[1]]
 
     @property
     def console_sink(self) -> bool:

@@ -6,6 +6,7 @@ alert's `endsAt` is the zero time `0001-01-01T00:00:00Z`, which we read as "no e
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -16,6 +17,8 @@ from gateway.errors import BadPayload, details_of
 
 _ZERO_YEAR = 1
 _MAX_ALERTS = 20_000
+# Bodies larger than this are parsed in a worker thread, so the event loop keeps serving.
+OFF_LOOP_BYTES = 64 * 1024
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -137,3 +140,10 @@ def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
         return AlertmanagerPayload.model_validate_json(body)
     except ValueError as e:
         raise BadPayload("invalid Alertmanager webhook payload", details_of(e)) from e
+
+
+async def read_alertmanager(body: bytes) -> AlertmanagerPayload:
+    """`parse_alertmanager`, in a worker thread for a body over OFF_LOOP_BYTES."""
+    if len(body) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(parse_alertmanager, body)
+    return parse_alertmanager(body)

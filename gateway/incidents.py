@@ -3,11 +3,20 @@
 Each incident is one Slack message. `merge` folds a (possibly repeated) notification into
 the stored incident and says what changed; it is pure, so repeats and races are easy to test.
 A repeat of the same occurrences with the same statuses changes nothing.
+
+An incident keeps at most `limit` alerts (firing first, then the most recently started); the
+rest are only counted (`omitted_firing`, `omitted_resolved`), so a group of 100,000 alerts costs
+what a group of `limit` does. When an alert that was only counted comes again, the caller says
+with which status it was folded before (`earlier`, from the dedup seen-set), so it is neither
+announced as new again nor counted twice.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -81,12 +90,18 @@ class Incident:
     updated_at: datetime
     resolved_at: datetime | None = None
     actions: tuple[ActionRecord, ...] = field(default=())
+    omitted_firing: int = 0  # alerts of the group beyond the kept `alerts`, only counted
+    omitted_resolved: int = 0
 
     @property
     def status(self) -> Status:
-        if any(a.status is Status.FIRING for a in self.alerts):
+        if self.omitted_firing or any(a.status is Status.FIRING for a in self.alerts):
             return Status.FIRING
         return Status.RESOLVED
+
+    @property
+    def omitted(self) -> int:
+        return self.omitted_firing + self.omitted_resolved
 
     @property
     def firing(self) -> tuple[AlertSnapshot, ...]:
@@ -106,6 +121,7 @@ class Incident:
         return message_key(self.group_key, self.generation)
 
 
+@functools.lru_cache(maxsize=256)  # one per alert of a body otherwise: 10,000 hashes of the key
 def group_id(group_key: str) -> str:
     """A short stable id for a groupKey (groupKeys can be long; Slack button values are not)."""
     return hashlib.sha256(group_key.encode()).hexdigest()[:20]
@@ -161,24 +177,37 @@ def starts_new_incident(current: Incident | None, payload: AlertmanagerPayload) 
     )
 
 
+DEFAULT_LIMIT = 500
+
+
 def merge(
-    incident: Incident, payload: AlertmanagerPayload, *, now: datetime
+    incident: Incident,
+    payload: AlertmanagerPayload,
+    *,
+    now: datetime,
+    limit: int = DEFAULT_LIMIT,
+    earlier: Mapping[str, Status] | None = None,
 ) -> tuple[Incident, list[Change]]:
-    """Fold a notification into the incident; return the new incident and what changed."""
+    """Fold a notification into the incident; return the new incident and what changed.
+
+    `earlier`: fingerprint -> the status an alert of this payload was folded with before (the
+    caller's dedup memory), for alerts the incident only counts instead of keeping.
+    """
     by_fp = {a.fingerprint: a for a in incident.alerts}
-    changes: list[Change] = []
-    for alert in payload.alerts:
-        new = snapshot(alert)
-        old = by_fp.get(new.fingerprint)
-        change = _change(old, new)
-        if change is not None:
-            changes.append(Change(change, new))
-        by_fp[new.fingerprint] = new if old is None or change is not None else _refresh(old, new)
+    omitted = Counter({Status.FIRING: incident.omitted_firing})
+    omitted[Status.RESOLVED] = incident.omitted_resolved
+    changes = _fold_alerts(by_fp, omitted, payload, earlier or {})
     if payload.status == "resolved" and payload.truncated_alerts == 0:
         changes.extend(_resolve_rest(by_fp, payload, now))
+        omitted[Status.RESOLVED] += omitted.pop(Status.FIRING, 0)
+    kept = _kept(by_fp, limit)
+    for dropped in kept[limit:]:
+        omitted[dropped.status] += 1
     merged = replace(
         incident,
-        alerts=tuple(sorted(by_fp.values(), key=_order)),
+        alerts=tuple(sorted(kept[:limit], key=_order)),
+        omitted_firing=omitted[Status.FIRING],
+        omitted_resolved=omitted[Status.RESOLVED],
         truncated=payload.truncated_alerts,
         common_labels=dict(payload.common_labels) or incident.common_labels,
         common_annotations=dict(payload.common_annotations) or incident.common_annotations,
@@ -189,6 +218,28 @@ def merge(
     elif merged.status is Status.FIRING:
         merged = replace(merged, resolved_at=None)
     return merged, changes
+
+
+def _fold_alerts(
+    by_fp: dict[str, AlertSnapshot],
+    omitted: Counter[Status],
+    payload: AlertmanagerPayload,
+    earlier: Mapping[str, Status],
+) -> list[Change]:
+    """Each alert of the payload into `by_fp` (and out of `omitted` if it was only counted)."""
+    changes: list[Change] = []
+    for alert in payload.alerts:
+        new = snapshot(alert)
+        old = by_fp.get(new.fingerprint)
+        before = earlier.get(new.fingerprint) if old is None else None
+        if before is not None and omitted[before] > 0:  # it was counted, not kept
+            omitted[before] -= 1
+            old = replace(new, status=before)
+        change = _change(old, new)
+        if change is not None:
+            changes.append(Change(change, new))
+        by_fp[new.fingerprint] = new if old is None or change is not None else _refresh(old, new)
+    return changes
 
 
 def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
@@ -220,6 +271,18 @@ def _resolve_rest(
 
 def _order(alert: AlertSnapshot) -> tuple[int, datetime, str]:
     return (0 if alert.status is Status.FIRING else 1, alert.starts_at, alert.fingerprint)
+
+
+def _kept(by_fp: dict[str, AlertSnapshot], limit: int) -> list[AlertSnapshot]:
+    """The alerts in keeping order (firing first, then the most recently started): the first
+    `limit` are kept, the rest only counted. Within the limit nothing needs sorting here."""
+    if len(by_fp) <= limit:
+        return list(by_fp.values())
+    return sorted(by_fp.values(), key=_keeping_order)
+
+
+def _keeping_order(alert: AlertSnapshot) -> tuple[bool, float, str]:
+    return (alert.status is not Status.FIRING, -alert.starts_at.timestamp(), alert.fingerprint)
 
 
 def with_action(incident: Incident, record: ActionRecord) -> Incident:

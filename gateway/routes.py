@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.alertmanager import parse_alertmanager
+from gateway.alertmanager import read_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
 from gateway.mlflow import parse_registry_event, verify_delivery
@@ -113,7 +113,7 @@ async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Re
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
     if not _bearer_ok(request, gateway.options.webhook_token):
         raise Unauthorized("missing or invalid bearer token")
-    payload = parse_alertmanager(body)
+    payload = await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)
     return await gateway.ingest_alertmanager(payload)
 

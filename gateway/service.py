@@ -7,6 +7,7 @@ already-handled occurrence changes nothing and queues nothing, whichever replica
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -14,12 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 import structlog
 
 from gateway import incidents
 from gateway.alertmanager import AlertmanagerPayload
-from gateway.dedup import RecentEvents, occurrence
+from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
 from gateway.render import render_changes, render_drift, render_incident
 from slackio.metrics import Metrics
@@ -28,6 +30,10 @@ from storage import MessageUpdate, Store, StoreError
 log = structlog.get_logger("gateway")
 
 _CAS_ATTEMPTS = 20
+T = TypeVar("T")
+# A notification with more alerts than this is merged and rendered in a worker thread, so the
+# event loop keeps answering (/healthz, other webhooks) while a huge group is folded.
+OFF_LOOP_ALERTS = 200
 
 
 class Outcome(StrEnum):
@@ -55,6 +61,7 @@ class GatewayOptions:
     silence: bool = False
     rollback_environments: Mapping[str, str] = field(default_factory=dict)  # model: default env
     dedup_window: float = 4 * 3600
+    max_alerts_per_incident: int = incidents.DEFAULT_LIMIT
     default_drift_model: str | None = None
     webhook_token: str | None = None
     drift_secret: str | None = None
@@ -89,16 +96,17 @@ class Gateway:
 
     async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
         """Fold one Alertmanager notification into its group's incident message."""
-        keys = [occurrence(a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
+        keys = await _cpu(len(payload.alerts), functools.partial(event_keys, payload))
         if self._recent.all_seen(keys, now=self._clock()):
             return self._duplicate("alertmanager")
         async with self._one_at_a_time(payload.group_key):
             now = self._clock()
             until = now + self.options.dedup_window
-            if keys and len(await self.store.seen(keys, now=now)) == len(set(keys)):
+            seen = await self.store.seen(keys, now=now) if keys else set()
+            if keys and len(seen) == len(set(keys)):
                 self._recent.remember(keys, until=until)
                 return self._duplicate("alertmanager")
-            outcome = await self._fold_group(payload, now)
+            outcome = await self._fold_group(payload, now, seen)
             await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
             self._recent.remember(keys, until=until)
             return outcome
@@ -120,24 +128,25 @@ class Gateway:
             if serial.users == 0:
                 del self._serials[key]
 
-    async def _fold_group(self, payload: AlertmanagerPayload, now: float) -> Outcome:
+    async def _fold_group(
+        self, payload: AlertmanagerPayload, now: float, seen: set[str]
+    ) -> Outcome:
         key = incidents.state_key(payload.group_key)
         when = datetime.fromtimestamp(now, UTC)
         for _ in range(_CAS_ATTEMPTS):
             stored = await self.store.get_state(key)
             current = incidents.load_incident(stored.data) if stored else None
-            base = current
-            if current is None or incidents.starts_new_incident(current, payload):
-                generation = current.generation + 1 if current else 1
-                base = incidents.open_incident(payload, generation=generation, now=when)
-            assert base is not None
-            merged, changes = incidents.merge(base, payload, now=when)
-            if not changes and base is current:
+            size = len(payload.alerts)
+            candidates = functools.partial(earlier_candidates, payload, current, seen)
+            earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
+            fold = functools.partial(self._folded, current, payload, when, earlier)
+            folded = await _cpu(size, fold)
+            if folded is None:
                 return self._duplicate("alertmanager")
-            message = self.incident_message(merged, changes if base is current else [])
+            merged, changes, message, data = folded
             if await self.store.save(
                 key=key,
-                data=incidents.dump_incident(merged),
+                data=data,
                 expected_version=stored.version if stored else 0,
                 messages=[message],
                 now=now,
@@ -152,6 +161,29 @@ class Gateway:
                 )
                 return Outcome.ACCEPTED
         raise StoreError(f"too much contention on {key}")
+
+    def _folded(
+        self,
+        current: incidents.Incident | None,
+        payload: AlertmanagerPayload,
+        when: datetime,
+        earlier: Mapping[str, incidents.Status],
+    ) -> tuple[incidents.Incident, list[incidents.Change], MessageUpdate, str] | None:
+        """The merged incident, its changes, message and stored form; None if nothing changed.
+
+        Pure CPU work on values, so a large notification can run it in a worker thread.
+        """
+        base = current
+        if current is None or incidents.starts_new_incident(current, payload):
+            generation = current.generation + 1 if current else 1
+            base = incidents.open_incident(payload, generation=generation, now=when)
+        assert base is not None
+        limit = self.options.max_alerts_per_incident
+        merged, changes = incidents.merge(base, payload, now=when, limit=limit, earlier=earlier)
+        if not changes and base is current:
+            return None
+        message = self.incident_message(merged, changes if base is current else [])
+        return merged, changes, message, incidents.dump_incident(merged)
 
     def incident_message(
         self, incident: incidents.Incident, changes: list[incidents.Change]
@@ -241,6 +273,11 @@ class Gateway:
     def _duplicate(self, source: str) -> Outcome:
         self.metrics.child(self.metrics.notifications_deduplicated, source).inc()
         return Outcome.DUPLICATE
+
+
+async def _cpu(alerts: int, work: Callable[[], T]) -> T:
+    """Run pure CPU work for a notification: in a worker thread when it has many alerts."""
+    return await asyncio.to_thread(work) if alerts > OFF_LOOP_ALERTS else work()
 
 
 @dataclass

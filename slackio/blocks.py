@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from slackio.urls import without_userinfo
+
 Block = dict[str, Any]
 
 MAX_BLOCKS: Final = 50
@@ -62,8 +64,8 @@ def clip_mrkdwn(text: str, limit: int) -> str:
 
 
 def safe_url(url: str) -> str | None:
-    """An http(s) URL usable inside `<url|label>`, or None."""
-    url = url.strip()
+    """An http(s) URL usable inside `<url|label>`, or None; userinfo is never shown."""
+    url = without_userinfo(url)
     if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
         return None
     return _UNSAFE_IN_LINK.sub(lambda m: urllib.parse.quote(m.group()), url)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from bot.prometheus import without_userinfo
+from slackio.urls import without_userinfo
 
 PASS, FAIL, SKIP = "✓", "✗", "\u2013"  # en dash
 REDACTED = "[redacted]"

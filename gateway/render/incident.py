@@ -81,13 +81,23 @@ def _title(incident: Incident) -> str:
         return next(iter(names))
     if not names:
         return incident.group_labels.get("alertname", "Alert group")
-    return f"{len(incident.alerts) + incident.truncated} alerts"
+    return f"{_total(incident) + incident.truncated} alerts"
+
+
+def _total(incident: Incident) -> int:
+    """Alerts of the group known here: the kept ones and those only counted."""
+    return len(incident.alerts) + incident.omitted
+
+
+def _firing_count(incident: Incident) -> int:
+    return len(incident.firing) + incident.omitted_firing
 
 
 def _subject(incident: Incident) -> str:
     """`ModelPSIHigh · fraud-detector`, or `ModelPSIHigh · 3 models`."""
     models = _models(incident)
-    scope = models[0] if len(models) == 1 else f"{len(models)} models" if models else ""
+    many = f"{len(models)}{'+' if incident.omitted else ''} models"
+    scope = models[0] if len(models) == 1 else many if models else ""
     return f"{_title(incident)} · {scope}" if scope else _title(incident)
 
 
@@ -111,7 +121,7 @@ def _go_quote(value: str) -> str:
 
 
 def _status_line(incident: Incident) -> str:
-    total, firing = len(incident.alerts), len(incident.firing)
+    total, firing = _total(incident), _firing_count(incident)
     if incident.status is Status.FIRING:
         text = "🔥 Firing" + (f" · {firing} of {total} alerts" if total > 1 else "")
     else:
@@ -189,7 +199,7 @@ def _alert_blocks(incident: Incident, budget: int) -> list[Block]:
         text = _alert_text(alert, incident, several_names=several_names)
         limit = min(MAX_SECTION, max(remaining, 300))
         blocks.append(section_block(f"chatops.alert.{index}", text, limit))
-    hidden = len(incident.alerts) - len(blocks)
+    hidden = _total(incident) - len(blocks)
     if hidden > 0:
         blocks.append(context_block("chatops.more", [f"+{hidden} more alerts in this group"]))
     return blocks
@@ -286,6 +296,8 @@ def render_incident(
         note = f"⚠️ +{incident.truncated} more alerts not shown (Alertmanager max_alerts)"
         note += "" if firing else "; their state is not known here"
         tail.append(context_block("chatops.truncated", [note]))
+    if incident.omitted:
+        tail.append(context_block("chatops.omitted", [_omitted_note(incident)]))
     tail += _links(incident) + record_block(incident.message_key, incident.actions)
     defaults = rollback_environments or {}
     buttons = _incident_buttons(incident, pipeline_models, defaults, silence=silence)
@@ -295,16 +307,24 @@ def render_incident(
     return Rendered(text=_fallback(incident, emoji, severity), blocks=blocks)
 
 
+def _omitted_note(incident: Incident) -> str:
+    counts = f"{incident.omitted_firing} firing, {incident.omitted_resolved} resolved"
+    return (
+        f"⚠️ +{incident.omitted} more alerts not shown ({counts}): this message keeps "
+        f"{len(incident.alerts)} alerts of the group, firing first, then the newest"
+    )
+
+
 def _fallback(incident: Incident, emoji: str, severity: str) -> str:
     """The notification line: `🔴 FIRING: ModelDriftDetected · fraud-detector (critical) — …`."""
     firing = incident.status is Status.FIRING
     text = f"{emoji} {'FIRING' if firing else 'RESOLVED'}: {escape(_subject(incident))}"
     text += f" ({escape(clip(severity, 40))})" if severity and firing else ""
-    total = len(incident.alerts)
-    if total == 1:
+    total = _total(incident)
+    if total == 1 and incident.alerts:
         detail = one_line(incident.alerts[0].annotations.get("summary", ""))
     elif firing:
-        detail = f"{len(incident.firing)} of {total} alerts firing"
+        detail = f"{_firing_count(incident)} of {total} alerts firing"
     else:
         detail = f"{total} alerts resolved"
     detail += f", +{incident.truncated} not shown" if incident.truncated else ""

@@ -7,10 +7,14 @@ of the button contract together. Silence talks to a real Alertmanager.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp import web
 
 from bot.buttons import ACK, DISMISS, RETRAIN, ROLLBACK, SILENCE
 from gateway.actions import button_value
@@ -181,3 +185,42 @@ async def test_unreachable_alertmanager_is_named_and_nothing_is_recorded(
     assert h.actions.records == []
     again = await h.answer(await h.click(SILENCE, value, user=REQUESTER))
     assert "unreachable" in again, "a failed silence does not block the next try"
+
+
+async def test_alertmanager_credentials_are_used_but_never_shown(
+    bot_app: BotAppFactory, aiohttp_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ALERTMANAGER_URL=http://user:secret@host: basic auth on the call, no password shown.
+
+    Alertmanager behind basic auth (its web config, or a proxy) answers 401 without it.
+    """
+    expected = "Basic " + base64.b64encode(b"user:am-secret-pw").decode()
+    created: list[dict[str, Any]] = []
+
+    async def post_silence(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, text="Unauthorized")
+        created.append(await request.json())
+        return web.json_response({"silenceID": "5e1f0c4a-0000-4000-8000-000000000001"})
+
+    app = web.Application()
+    app.router.add_post("/api/v2/silences", post_silence)
+    server = await aiohttp_server(app)
+    h = await bot_app(alertmanager_url=f"http://user:am-secret-pw@127.0.0.1:{server.port}/")
+    value = button_value(SILENCE, key=ALERT_KEY, model=None, labels={"alertname": "X"})
+    answer = await h.answer(await h.click(SILENCE, value, user=REQUESTER))
+    assert "Silenced for 1 h" in answer
+    assert len(created) == 1, "the credentials were sent"
+    (record,) = h.actions.records
+    port = server.port
+    assert record["link"].startswith(f"http://127.0.0.1:{port}/#/silences/")
+    await server.close()  # now unreachable: the error names the URL without its password
+    other = button_value(SILENCE, key=ALERT_KEY[:-1] + "2", model=None, labels={"alertname": "Y"})
+    again = await h.answer(await h.click(SILENCE, other, user=REQUESTER))
+    assert f"Alertmanager at http://127.0.0.1:{port} is unreachable" in again
+    calls = json.dumps([c.params for c in h.slack.calls()])
+    shown = answer + again + calls + json.dumps(h.actions.records)
+    assert "am-secret-pw" not in shown
+    logs = capsys.readouterr().out
+    assert "is unreachable" in logs, "the failure was logged (with the URL)"
+    assert "am-secret-pw" not in logs

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp import web
 
 from tests.e2e.exporter import MetricsExporter
 from tests.e2e.harness import run_prometheus
@@ -81,6 +86,45 @@ async def test_unreachable_prometheus_is_one_line(bot_app: BotAppFactory) -> Non
     assert body["text"].count("\n") == 0
     assert f"Prometheus at {url} is unreachable" in body["text"]
     assert "Traceback" not in body["text"]
+
+
+async def test_prometheus_credentials_are_never_shown(
+    bot_app: BotAppFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PROMETHEUS_URL=http://user:pass@host: the error and the log name the host only."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    h = await bot_app(prometheus_url=f"http://user:prom-secret-pw@127.0.0.1:{port}")
+    name = await h.command("/drift", "status")
+    answer = await h.answer(name)
+    assert f"Prometheus at http://127.0.0.1:{port} is unreachable" in answer
+    shown = json.dumps(h.slack.responses(name)) + json.dumps([c.params for c in h.slack.calls()])
+    assert "prom-secret-pw" not in shown
+    assert "prom-secret-pw" not in capsys.readouterr().out
+
+
+async def test_prometheus_credentials_are_sent_as_basic_auth(
+    bot_app: BotAppFactory, aiohttp_server: Any
+) -> None:
+    """A Prometheus behind basic auth (401 without it) answers; the table names the host only."""
+    expected = "Basic " + base64.b64encode(b"user:prom-secret-pw").decode()
+
+    async def query(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != expected:
+            return web.Response(status=401, text="Unauthorized")
+        kind = "matrix" if request.path.endswith("query_range") else "vector"
+        return web.json_response({"status": "success", "data": {"resultType": kind, "result": []}})
+
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/query", query)
+    app.router.add_route("*", "/api/v1/query_range", query)
+    server = await aiohttp_server(app)
+    h = await bot_app(prometheus_url=f"http://user:prom-secret-pw@127.0.0.1:{server.port}")
+    answer = await h.answer(await h.command("/drift", "status"))
+    assert f"http://127.0.0.1:{server.port}" in answer
+    assert "none in 24 h" in answer, "the queries were answered"
+    assert "prom-secret-pw" not in answer
 
 
 async def test_drift_status_without_prometheus_configured(bot_app: BotAppFactory) -> None:

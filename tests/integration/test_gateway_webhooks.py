@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from tests.fakes.app import bearer, outbox_drained
+import pytest
+
+from chatops.keys import STORE
+from gateway import alertmanager, incidents
+from gateway.alertmanager import OFF_LOOP_BYTES, parse_alertmanager
+from gateway.incidents import load_incident, state_key
+from gateway.service import OFF_LOOP_ALERTS
+from tests.fakes.app import DEFAULT_CONFIG, bearer, outbox_drained
+from tests.fakes.service import group_body, group_key
 from tests.fakes.slack import FakeSlack
 
 
@@ -165,3 +177,75 @@ async def test_slack_unreachable_then_back_posts_once(
     await settle(fake_slack)
     assert len(fake_slack.calls("chat.postMessage")) == 1
     assert fake_slack.calls("conversations.history") == [], "a refused call cannot have landed"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chatops.db'}"
+    return str(request.getfixturevalue("redis_url"))
+
+
+async def test_one_alert_in_two_groups_posts_in_both(
+    make_app: Any, fake_slack: FakeSlack, am_fixture: Any, store_url: str
+) -> None:
+    """Two routes (team channel, SRE channel) send the same alert: each group gets it."""
+    client = await make_app(chatops_store_url=store_url)
+    team = am_fixture("api_firing_single-alert")
+    sre = json.loads(team)
+    sre["receiver"] = "sre-webhook"
+    sre["groupKey"] = '{}/{severity="page"}:{alertname="ModelDriftDetected"}'
+    for body in (team, json.dumps(sre).encode(), team, json.dumps(sre).encode()):
+        assert (await post_am(client, body)).status in (200, 202)
+    await outbox_drained(client)
+    assert len(top_level(fake_slack, "#fraud-ml")) == 2, "one message per group"
+    again = await post_am(client, json.dumps(sre).encode())
+    assert (await again.json())["status"] == "duplicate", "each group still deduplicates"
+
+
+async def test_a_huge_group_keeps_a_bounded_state_and_counts_the_rest(
+    make_app: Any, fake_slack: FakeSlack, store_url: str
+) -> None:
+    """Over `dedup.max_alerts_per_incident`, alerts are counted, shown as +N, never re-announced."""
+    config = {**DEFAULT_CONFIG, "dedup": {"max_alerts_per_incident": 10}}
+    client = await make_app(config, chatops_store_url=store_url)
+    for size in (30, 40, 40):  # Alertmanager sends the whole group each time; it grows by 10
+        assert (await post_am(client, group_body(1, size))).status in (200, 202)
+        await outbox_drained(client)
+    (message,) = top_level(fake_slack, "#fraud-ml")
+    shown = message.text + json.dumps(message.blocks)
+    assert "+30 more alerts not shown (30 firing, 0 resolved)" in shown
+    assert "40 of 40 alerts firing" in message.text
+    replies = [r.text for r in fake_slack.thread_replies("#fraud-ml", message.ts)]
+    assert replies == ["🔥 New: 10 alerts (StormAlert0001 (10))"], "the counted 20 are not new"
+    stored = await client.server.app[STORE].get_state(state_key(group_key(1)))
+    assert len(load_incident(stored.data).alerts) == 10
+
+
+async def test_large_bodies_are_parsed_and_merged_off_the_event_loop(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop keeps serving (/healthz) while a body of hundreds of alerts is folded."""
+    threads: defaultdict[str, set[int]] = defaultdict(set)
+
+    def recorded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            threads[name].add(threading.get_ident())
+            return fn(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(alertmanager, "parse_alertmanager", recorded("parse", parse_alertmanager))
+    monkeypatch.setattr(incidents, "merge", recorded("merge", incidents.merge))
+    client = await make_app()
+    loop_thread = threading.get_ident()
+    large = group_body(1, 2 * OFF_LOOP_ALERTS)
+    assert len(large) > OFF_LOOP_BYTES
+    webhook, health = await asyncio.gather(post_am(client, large), client.get("/healthz"))
+    assert (webhook.status, health.status) == (202, 200)
+    assert threads["parse"]
+    assert threads["merge"]
+    assert loop_thread not in threads["parse"] | threads["merge"]
+    threads.clear()
+    assert (await post_am(client, group_body(2, 3))).status == 202
+    assert threads == {"parse": {loop_thread}, "merge": {loop_thread}}, "small ones stay inline"

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway import incidents
-from gateway.alertmanager import parse_alertmanager, parse_timestamp
+from gateway.alertmanager import AlertmanagerPayload, parse_alertmanager, parse_timestamp
 from gateway.dedup import occurrence
 from gateway.errors import BadPayload
 from gateway.incidents import ChangeKind, Status
 from tests.fakes.fixtures import fixture_bytes
+from tests.fakes.service import group_body
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 
@@ -132,11 +133,13 @@ def test_new_occurrence_after_resolution_starts_a_new_incident() -> None:
     assert incidents.starts_new_incident(resolved, refired)
 
 
-def test_occurrence_key_includes_starts_at_and_status() -> None:
+def test_occurrence_key_includes_group_starts_at_and_status() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    assert occurrence("fp", start, "firing") != occurrence("fp", start, "resolved")
-    assert occurrence("fp", start, "firing") != occurrence("fp", NOW, "firing")
-    assert occurrence("fp", start, "firing") == occurrence("fp", start, "firing")
+    key = occurrence("{}:{a=1}", "fp", start, "firing")
+    assert key != occurrence("{}:{a=1}", "fp", start, "resolved")
+    assert key != occurrence("{}:{a=1}", "fp", NOW, "firing")
+    assert key != occurrence("{}/{b=2}:{a=1}", "fp", start, "firing"), "dedup is per group"
+    assert key == occurrence("{}:{a=1}", "fp", start, "firing")
 
 
 def test_incident_round_trips_through_json() -> None:
@@ -162,3 +165,48 @@ def test_recent_events_expire_and_stay_bounded() -> None:
     recent.remember(["c", "d", "e"], until=20)
     assert len(recent) == 3
     assert not recent.all_seen(["a"], now=0), "the oldest was evicted"
+
+
+def grown(alerts: int, *, resolved: bool = False) -> AlertmanagerPayload:
+    """Group 1 holding alerts 0..alerts-1 (one captured alert, relabelled per alert)."""
+    return parse_alertmanager(group_body(1, alerts, resolved=resolved))
+
+
+def test_an_incident_keeps_at_most_limit_alerts_and_counts_the_rest() -> None:
+    payload = grown(30)
+    opened = incidents.open_incident(payload, generation=1, now=NOW)
+    incident, changes = incidents.merge(opened, payload, now=NOW, limit=10)
+    assert len(incident.alerts) == 10
+    assert (incident.omitted_firing, incident.omitted_resolved) == (20, 0)
+    assert len(changes) == 30
+    assert {c.kind for c in changes} == {ChangeKind.NEW}
+    assert incidents.load_incident(incidents.dump_incident(incident)) == incident
+
+    # Alertmanager sends the whole group again, grown by 10: only those 10 are new
+    more = grown(40)
+    earlier = {a.fingerprint: Status.FIRING for a in payload.alerts}
+    again, changes = incidents.merge(incident, more, now=NOW, limit=10, earlier=earlier)
+    assert len(again.alerts) == 10
+    assert (again.omitted_firing, again.omitted_resolved) == (30, 0)
+    new = {a.fingerprint for a in more.alerts} - set(earlier)
+    assert {c.alert.fingerprint for c in changes} == new
+
+    # every alert resolved: counted ones too, each reported once
+    done = grown(40, resolved=True)
+    earlier = {a.fingerprint: Status.FIRING for a in more.alerts}
+    resolved, changes = incidents.merge(again, done, now=NOW, limit=10, earlier=earlier)
+    assert resolved.status is Status.RESOLVED
+    assert (len(resolved.alerts), resolved.omitted_firing, resolved.omitted_resolved) == (10, 0, 30)
+    assert len(changes) == 40
+    assert {c.kind for c in changes} == {ChangeKind.RESOLVED}
+
+
+def test_firing_alerts_are_kept_before_resolved_ones() -> None:
+    payload = grown(8, resolved=True)
+    opened = incidents.open_incident(payload, generation=1, now=NOW)
+    incident, _ = incidents.merge(opened, payload, now=NOW, limit=10)
+    firing = grown(12)
+    mixed = firing.model_copy(update={"alerts": firing.alerts[8:]})
+    incident, _ = incidents.merge(incident, mixed, now=NOW, limit=5)
+    assert [a.status for a in incident.alerts] == [Status.FIRING] * 4 + [Status.RESOLVED]
+    assert (incident.omitted_firing, incident.omitted_resolved) == (0, 7)

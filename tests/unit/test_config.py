@@ -137,3 +137,14 @@ def test_check_config_names_what_a_policy_leaves_refused(
     capsys.readouterr()
     assert main(["check-config", "--file-only", str(example)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_max_alerts_per_incident_defaults_to_500_and_is_checked() -> None:
+    assert parse_config({}).dedup.max_alerts_per_incident == 500
+    assert (
+        parse_config({"dedup": {"max_alerts_per_incident": 50}}).dedup.max_alerts_per_incident == 50
+    )
+    for bad in (0, 5, "500", True, 100_000):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"dedup": {"max_alerts_per_incident": bad}})
+        assert err.value.problems[0].startswith("dedup.max_alerts_per_incident:"), bad

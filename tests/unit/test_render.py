@@ -229,6 +229,14 @@ def test_silence_button_and_link_match_the_group_labels() -> None:
     assert f"<http://127.0.0.1:19093/#/silences/new?filter={expected}|" in dumped(rendered)
 
 
+def test_links_never_show_url_credentials() -> None:
+    incident, _ = fold_bodies("api_truncated_max-alerts-2_of-5")
+    incident = replace(incident, external_url="http://am:s3cret-pw@127.0.0.1:19093")
+    text = dumped(render_incident(incident))
+    assert "<http://127.0.0.1:19093/#/silences/new?filter=" in text
+    assert "s3cret-pw" not in text
+
+
 def test_truncated_alerts_are_shown_never_as_resolved() -> None:
     firing, _ = fold_bodies("api_truncated_max-alerts-2_of-5")
     rendered = render_incident(firing)
@@ -416,13 +424,19 @@ def test_group_of_ten_thousand_alerts_stays_within_every_limit() -> None:
         )
         for i in range(10_000)
     ]
-    incident, rendered = render_body(am_body(alerts, group))
+    payload = parse_alertmanager(am_body(alerts, group))
+    opened = open_incident(payload, generation=1, now=NOW)
+    incident, changes = merge(opened, payload, now=NOW)  # the default limit: 500 kept
+    rendered = render_incident(incident, pipeline_models=PIPELINES)
     assert_within_limits(rendered)
     shown = [b for b in rendered.blocks if b["block_id"].startswith("chatops.alert.")]
     assert 1 <= len(shown) <= 10
     assert f"+{10_000 - len(shown)} more alerts in this group" in dumped(rendered)
-    assert "10000 models" in rendered.blocks[0]["text"]["text"]
-    changes = [Change(ChangeKind.NEW, a) for a in incident.alerts]
+    assert "+9500 more alerts not shown (9500 firing, 0 resolved)" in dumped(rendered)
+    assert "500+ models" in rendered.blocks[0]["text"]["text"]
+    assert "10000 of 10000 alerts firing" in rendered.text
+    assert len(incident.alerts) == 500
+    assert len(changes) == 10_000, "every new alert is a change, kept or only counted"
     reply = render_changes(changes)
     assert reply is not None
     assert len(reply) <= 1000

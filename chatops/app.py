@@ -55,6 +55,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         default_drift_model=config.drift.default_model,
         webhook_token=_secret(settings.chatops_webhook_token),
         drift_secret=_secret(settings.chatops_drift_secret),
+        body_timeout=settings.chatops_body_timeout,
     )
 
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     chatops_slack_timeout: int = Field(
         default=10, ge=1, le=120, description="Seconds to wait for one Slack API answer."
     )
+    chatops_body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds to receive a whole request body (webhooks, Slack); 408 after.",
+    )
     chatops_outbox_lease: float = Field(
         default=30.0,
         gt=0,

@@ -79,8 +79,16 @@ async def http_errors(client: TestClient[Any, Any]) -> float:
         ("/webhooks/drift", (), {}),
         ("/webhooks/drift", (), {"chatops_drift_secret": DRIFT_SECRET}),
         ("/drift-webhook", (b"X-Signature-256: sha256=nothex",), {"chatops_drift_secret": "s"}),
+        ("/slack/events", (b"X-Slack-Request-Timestamp: 1700000000",), {}),
     ],
-    ids=["am-no-token", "am-wrong-token", "drift-no-token", "drift-no-signature", "drift-bad-sig"],
+    ids=[
+        "am-no-token",
+        "am-wrong-token",
+        "drift-no-token",
+        "drift-no-signature",
+        "drift-bad-sig",
+        "slack-unsigned",
+    ],
 )
 async def test_unauthenticated_large_body_is_401_without_reading_it(
     make_app: Any, path: str, headers: tuple[bytes, ...], settings: dict[str, Any]
@@ -110,6 +118,20 @@ async def test_signed_drift_with_a_stalled_body_is_408(make_app: Any) -> None:
     sig = f"X-Signature-256: {SIGNATURE}".encode()
     status, _, elapsed = await raw_request(client, head("/webhooks/drift", sig), within=5)
     assert status == 408
+    assert elapsed < 3.0
+
+
+async def test_signed_slack_request_with_a_stalled_body_is_408(make_app: Any) -> None:
+    client = await make_app(chatops_body_timeout=0.5)
+    signed = (
+        f"X-Slack-Request-Timestamp: {int(time.time())}".encode(),
+        b"X-Slack-Signature: v0=" + b"ab" * 32,
+    )
+    status, payload, elapsed = await raw_request(
+        client, head("/slack/events", *signed), b"command=%2Fdeploy", within=5
+    )
+    assert status == 408
+    assert payload["error"] == "request timeout"
     assert elapsed < 3.0
 
 

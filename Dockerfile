@@ -62,5 +62,7 @@ WORKDIR /data
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8080
 
+# Every address, so the published port reaches it: `serve` refuses to start like that
+# without CHATOPS_WEBHOOK_TOKEN (pass --allow-unauthenticated-webhooks to override).
 ENTRYPOINT ["chatops"]
-CMD ["serve"]
+CMD ["serve", "--host", "0.0.0.0"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +27,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway and bot (one aiohttp server)")
     serve.add_argument("--config", type=Path, help="YAML config file (or CHATOPS_CONFIG)")
-    serve.add_argument("--host", default="0.0.0.0", help="bind address (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default 127.0.0.1; a container needs --host 0.0.0.0 and a token)",
+    )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument(
         "--socket-mode",
         action="store_true",
         help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)",
+    )
+    serve.add_argument(
+        "--allow-unauthenticated-webhooks",
+        action="store_true",
+        help="accept webhooks without CHATOPS_WEBHOOK_TOKEN on a non-loopback address (unsafe)",
     )
     check = sub.add_parser("check-config", help="validate a config file and the environment")
     check.add_argument("file", type=Path)
@@ -58,9 +68,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         public_url = args.public_url or settings.chatops_public_url
         print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
         return 0
+    refusal = unauthenticated_bind(settings, args.host, args.allow_unauthenticated_webhooks)
+    if refusal:
+        print(f"chatops serve: {refusal}", file=sys.stderr)
+        return 2
     return serve(
         settings, args.config, host=args.host, port=args.port, socket_mode=args.socket_mode
     )
+
+
+def unauthenticated_bind(settings: Settings, host: str, allowed: bool) -> str | None:
+    """Why serving webhooks without a token on `host` is refused (None: it is not)."""
+    token = settings.chatops_webhook_token
+    if allowed or (token is not None and token.get_secret_value()) or _loopback(host):
+        return None
+    return (
+        f"refusing to accept unauthenticated webhooks on {host or 'every address'}: set "
+        "CHATOPS_WEBHOOK_TOKEN, bind --host 127.0.0.1, or pass --allow-unauthenticated-webhooks"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name or an empty host: maybe every address
 
 
 def serve(

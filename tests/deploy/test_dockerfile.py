@@ -117,7 +117,8 @@ def test_runtime_runs_chatops_serve_as_a_numeric_non_root_user() -> None:
     assert int(uid) > 0
     assert not gid or gid.isdigit()
     assert [json.loads(a) for a in RUNTIME.all("ENTRYPOINT")] == [["chatops"]]
-    assert [json.loads(a) for a in RUNTIME.all("CMD")] == [["serve"]]
+    # every address (the published port must reach it); serve then needs a webhook token
+    assert [json.loads(a) for a in RUNTIME.all("CMD")] == [["serve", "--host", "0.0.0.0"]]
     assert RUNTIME.all("EXPOSE") == ["8080"]
 
 

@@ -9,6 +9,7 @@ bytes that are not UTF-8 or not ASCII are a 401, never a 500.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -166,3 +167,37 @@ async def test_odd_auth_header_bytes_are_401_not_500(
     assert status == 401, payload
     assert payload["error"] == "unauthorized"
     assert await http_errors(client) == 0
+
+
+@pytest.mark.parametrize("authenticated", [False, True], ids=["unauthenticated", "authenticated"])
+async def test_a_trickled_upload_is_answered_and_closed_within_seconds(
+    make_app: Any, authenticated: bool
+) -> None:
+    """A client sending one byte at a time once held its connection for minutes."""
+    client = await make_app(chatops_body_timeout=1.0)
+    auth = (f"Authorization: Bearer {WEBHOOK_TOKEN}".encode(),) if authenticated else ()
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(head("/webhooks/alertmanager", *auth) + b"\r\n")
+
+    async def trickle() -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.2)
+
+    started = time.monotonic()
+    task = asyncio.create_task(trickle())
+    try:
+        async with asyncio.timeout(8):
+            status_line = await reader.readline()
+            while await reader.read(4096):
+                pass  # the rest of the answer, then the server's close
+        closed_after = time.monotonic() - started
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        writer.close()
+    assert status_line.split()[1] == (b"408" if authenticated else b"401")
+    assert closed_after < 5.0

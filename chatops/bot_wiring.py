@@ -18,6 +18,7 @@ gateway messages are recorded through `gateway.records.GatewayRecords` (or whate
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
@@ -165,7 +166,16 @@ def add_bot_routes(app: web.Application) -> None:
     app.router.add_post(EVENTS_PATH, slack_events)
 
 
-SIGNATURE_HEADERS = ("X-Slack-Signature", "X-Slack-Request-Timestamp")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def _signature_headers_ok(request: web.Request) -> bool:
+    """Slack's signature headers are there and well-formed (checked before the body is read;
+    malformed values would otherwise crash the verification: a 500)."""
+    signature = request.headers.get("X-Slack-Signature", "")
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    return bool(_SIGNATURE.fullmatch(signature) and _TIMESTAMP.fullmatch(timestamp))
 
 
 async def slack_events(request: web.Request) -> web.Response:
@@ -178,8 +188,8 @@ async def slack_events(request: web.Request) -> web.Response:
     if _secret(settings.slack_signing_secret) is None:
         # Socket Mode only: a request could not be verified, so none is looked at.
         return error_response(404, "not found", ["Slack HTTP requests need SLACK_SIGNING_SECRET"])
-    if not all(request.headers.get(name) for name in SIGNATURE_HEADERS):
-        return error_response(401, "unauthorized", ["missing X-Slack-Signature"])
+    if not _signature_headers_ok(request):
+        return error_response(401, "unauthorized", ["missing or malformed X-Slack-Signature"])
     try:
         body = await read_body(request, within=settings.chatops_body_timeout)
     except BodyTooLarge as e:

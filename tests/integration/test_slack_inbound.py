@@ -10,6 +10,8 @@ import time
 import urllib.parse
 from typing import Any
 
+import pytest
+
 from chatops.config import parse_config
 from tests.fakes.bot_app import APPROVER1, BOT_CONFIG, REQUESTER, BotAppFactory, BotHarness
 from tests.fakes.slack import TEAM_ID
@@ -59,14 +61,32 @@ async def test_without_a_signing_secret_http_requests_are_not_served(
     assert await metric(h, r'chatops_errors_total\{where="http"\}') == 0
 
 
-async def test_missing_signature_headers_are_401_before_the_body(bot_app: BotAppFactory) -> None:
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("X-Slack-Signature", None),
+        ("X-Slack-Request-Timestamp", None),
+        ("X-Slack-Signature", "v0=" + "é" * 64),
+        ("X-Slack-Signature", "v1=" + "ab" * 32),
+        ("X-Slack-Request-Timestamp", "yesterday"),
+        ("X-Slack-Request-Timestamp", "1e9"),
+    ],
+    ids=["no-signature", "no-timestamp", "non-ascii", "wrong-version", "words", "float"],
+)
+async def test_missing_or_malformed_signature_headers_are_401_not_500(
+    bot_app: BotAppFactory, header: str, value: str | None
+) -> None:
     h = await bot_app()
     body = command_body("/retrain", "fraud-detector", user=REQUESTER, response_url="http://x/")
     headers = signed_headers(body)
-    del headers["X-Slack-Signature"]
+    if value is None:
+        del headers[header]
+    else:
+        headers[header] = value
     response = await h.client.post("/slack/events", data=body, headers=headers)
     assert response.status == 401
     assert (await response.json())["error"] == "unauthorized"
+    assert await metric(h, r'chatops_errors_total\{where="http"\}') == 0
 
 
 # --- workspace allowlist ------------------------------------------------------------------------
@@ -141,8 +161,6 @@ async def test_an_event_from_another_workspace_is_acknowledged_but_refused(
 
 
 def test_team_ids_must_be_workspace_ids() -> None:
-    import pytest
-
     from chatops.config import ConfigError
 
     for bad in ([], ["not-a-team"], "T0ONE"):

@@ -185,7 +185,7 @@ async def slack_events(request: web.Request) -> web.Response:
             503, "Slack is not configured", ["SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set"]
         )
     settings = request.app[SETTINGS]
-    if _secret(settings.slack_signing_secret) is None:
+    if _signing_secret(settings) is None:
         # Socket Mode only: a request could not be verified, so none is looked at.
         return error_response(404, "not found", ["Slack HTTP requests need SLACK_SIGNING_SECRET"])
     if not _signature_headers_ok(request):
@@ -205,7 +205,7 @@ def _slack_app(
     token = _secret(settings.slack_bot_token)
     if token is None:
         return None
-    signing_secret = _secret(settings.slack_signing_secret)
+    signing_secret = _signing_secret(settings)
     if signing_secret is None:
         log.warning("slack_events_disabled", reason="SLACK_SIGNING_SECRET is not set")
     return build_slack_app(
@@ -272,3 +272,9 @@ def _alertmanager(settings: Settings, session: aiohttp.ClientSession) -> Alertma
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() or None if value is not None else None
+
+
+def _signing_secret(settings: Settings) -> str | None:
+    """The signing secret; None when unset or blank (Socket Mode only: HTTP is not served)."""
+    secret = _secret(settings.slack_signing_secret)
+    return secret if secret is not None and secret.strip() else None

@@ -37,12 +37,13 @@ async def metric(h: BotHarness, pattern: str) -> float:
 # --- no signing secret: Socket Mode only --------------------------------------------------------
 
 
+@pytest.mark.parametrize("secret", [None, "", "  "], ids=["unset", "empty", "blank"])
 async def test_without_a_signing_secret_http_requests_are_not_served(
-    bot_app: BotAppFactory,
+    bot_app: BotAppFactory, secret: str | None
 ) -> None:
     """Signed with the empty key, a production /deploy once went through (old slack_sdk) or
     was a 500 with a traceback (current one). Now: 404, never dispatched."""
-    h = await bot_app(slack_signing_secret=None)
+    h = await bot_app(slack_signing_secret=secret)
     name = "empty-key"
     body = command_body(
         "/deploy",
@@ -158,6 +159,17 @@ async def test_an_event_from_another_workspace_is_acknowledged_but_refused(
     response = await h.client.post("/slack/events", data=body, headers=json_headers(body))
     assert response.status == 200
     assert await metric(h, r"chatops_slack_requests_refused_total\{[^}]*\}") == 1
+
+
+@pytest.mark.parametrize("secret", ["", "   "])
+def test_a_blank_signing_secret_stops_http_mode_at_start_up(secret: str) -> None:
+    from chatops.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, slack_bot_token="xoxb-x", slack_signing_secret=secret, slack_app_token="x"
+    )
+    assert any(p.startswith("SLACK_SIGNING_SECRET: required") for p in settings.problems())
+    assert settings.problems(socket_mode=True) == []  # Socket Mode needs no signing secret
 
 
 def test_team_ids_must_be_workspace_ids() -> None:

@@ -129,6 +129,9 @@ def test_socket_mode_with_existing_secret_renders(helm: Helm) -> None:
         ),
         pytest.param({"secrets": {"slackToken": "x"}}, "slackToken", id="unknown-secret-key"),
         pytest.param({"config": "slack: {}"}, "config", id="config-not-a-mapping"),
+        pytest.param(
+            {"config": {"slack": {"team_ids": ["acme"]}}}, "team_ids", id="team-id-not-an-id"
+        ),
     ],
 )
 def test_bad_values_fail_against_the_schema(helm: Helm, values: dict[str, Any], field: str) -> None:
@@ -136,3 +139,9 @@ def test_bad_values_fail_against_the_schema(helm: Helm, values: dict[str, Any], 
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert field in result.stderr, result.stderr
+
+
+def test_a_workspace_allowlist_renders_into_the_config(helm: Helm) -> None:
+    objects = helm.template({"config": {"slack": {"team_ids": ["T0123ABCD"]}}})
+    config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert yaml.safe_load(config_map["data"]["config.yaml"])["slack"]["team_ids"] == ["T0123ABCD"]

@@ -32,6 +32,7 @@ from bot.buttons import (
 from bot.commands import AuditCommand, DriftStatusCommand, HelpCommand, parse_command
 from bot.drift_status import drift_rows, render_drift
 from bot.errors import BotError, NotAllowed, UsageError
+from bot.inbound import Refusal
 from bot.options import BotOptions
 from bot.pipelines import PipelineError, PipelineProvider
 from bot.prometheus import MetricsSource, PrometheusError
@@ -154,6 +155,18 @@ class Bot:
     def dispatch_click(self, click: ButtonClick) -> None:
         """Handle the click in an owned background task."""
         self._tasks.spawn(self.handle_click(click), name=f"click:{click.key}")
+
+    def record_refusal(self, refusal: Refusal) -> None:
+        """A Slack request refused before dispatch: counted, and audited in an owned task."""
+        self._metrics.slack_refused.labels(reason=refusal.reason).inc()
+        entry = self.auditor.record(
+            actor=refusal.user or "unknown",
+            action=f"slack.{refusal.kind}",
+            model="",
+            outcome="refused",
+            detail=f"{refusal.reason}: workspace {refusal.team}",
+        )
+        self._tasks.spawn(entry, name=f"refusal:{refusal.team}:{refusal.user}")
 
     async def handle_command(self, call: CommandCall) -> None:
         """Run one command once (Slack re-deliveries are dropped) and answer the user."""

@@ -8,14 +8,18 @@ HTTP session and the sender):
 
 Providers are built from the environment: GitLab when GITLAB_TOKEN is set, GitHub when
 GITHUB_TOKEN is set; Prometheus from PROMETHEUS_URL, Alertmanager from ALERTMANAGER_URL. With no
-bot token (console mode) the bot still runs, and `POST /slack/events` answers 503. Clicks on
+bot token (console mode) the bot still runs, and `POST /slack/events` answers 503; with no
+signing secret (Socket Mode) it is not served (404) and nothing reaches Bolt. Otherwise the
+signature headers must be there before the body is read (401), and the body must arrive within
+CHATOPS_BODY_TIMEOUT (408) and fit in 1 MiB (413). Clicks on
 gateway messages are recorded through `gateway.records.GatewayRecords` (or whatever
 `MESSAGE_ACTIONS` holds before start-up).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 import structlog
@@ -38,7 +42,7 @@ from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline, policy_of
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE
 from chatops.settings import Settings
 from gateway.records import GatewayRecords
-from gateway.routes import GATEWAY
+from gateway.routes import GATEWAY, BodyTimeout, BodyTooLarge, error_response, read_body
 
 log = structlog.get_logger("chatops.bot")
 
@@ -154,7 +158,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
         )
     )
     app[BOT] = bot
-    slack = _slack_app(settings, bot, session)
+    slack = _slack_app(settings, bot, session, app[CONFIG].slack.team_ids or ())
     if slack is not None:
         app[SLACK_APP] = slack
     socket = _socket_mode(settings, slack) if app.get(SOCKET_MODE) else None
@@ -176,33 +180,57 @@ def add_bot_routes(app: web.Application) -> None:
     app.router.add_post(EVENTS_PATH, slack_events)
 
 
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def _signature_headers_ok(request: web.Request) -> bool:
+    """Slack's signature headers are there and well-formed (checked before the body is read;
+    malformed values would otherwise crash the verification: a 500)."""
+    signature = request.headers.get("X-Slack-Signature", "")
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    return bool(_SIGNATURE.fullmatch(signature) and _TIMESTAMP.fullmatch(timestamp))
+
+
 async def slack_events(request: web.Request) -> web.Response:
     slack = request.app.get(SLACK_APP)
     if slack is None:
-        return web.json_response(
-            {
-                "error": "Slack is not configured",
-                "details": ["SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set"],
-            },
-            status=503,
+        return error_response(
+            503, "Slack is not configured", ["SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET must be set"]
         )
-    return await dispatch(slack, request)
+    settings = request.app[SETTINGS]
+    if _signing_secret(settings) is None:
+        # Socket Mode only: a request could not be verified, so none is looked at.
+        return error_response(404, "not found", ["Slack HTTP requests need SLACK_SIGNING_SECRET"])
+    if not _signature_headers_ok(request):
+        return error_response(401, "unauthorized", ["missing or malformed X-Slack-Signature"])
+    try:
+        body = await read_body(request, within=settings.chatops_body_timeout)
+    except BodyTooLarge as e:
+        return error_response(413, "payload too large", [str(e)])
+    except BodyTimeout as e:
+        return error_response(408, "request timeout", [str(e)])
+    return await dispatch(slack, request, body)
 
 
-def _slack_app(settings: Settings, bot: Bot, session: aiohttp.ClientSession) -> AsyncApp | None:
+def _slack_app(
+    settings: Settings, bot: Bot, session: aiohttp.ClientSession, team_ids: Sequence[str]
+) -> AsyncApp | None:
     token = _secret(settings.slack_bot_token)
     if token is None:
         return None
-    signing_secret = _secret(settings.slack_signing_secret)
+    signing_secret = _signing_secret(settings)
     if signing_secret is None:
         log.warning("slack_events_disabled", reason="SLACK_SIGNING_SECRET is not set")
     return build_slack_app(
         bot=bot,
         bot_token=token,
-        # No secret: every HTTP request fails verification (401); Socket Mode still works.
+        # No secret: Socket Mode only; POST /slack/events never reaches Bolt (404).
         signing_secret=signing_secret or "",
         api_url=settings.slack_api_url,
         session=session,
+        team_ids=team_ids,
+        on_refused=bot.record_refusal,
     )
 
 
@@ -258,3 +286,9 @@ def _alertmanager(settings: Settings, session: aiohttp.ClientSession) -> Alertma
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() or None if value is not None else None
+
+
+def _signing_secret(settings: Settings) -> str | None:
+    """The signing secret; None when unset or blank (Socket Mode only: HTTP is not served)."""
+    secret = _secret(settings.slack_signing_secret)
+    return secret if secret is not None and secret.strip() else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import ipaddress
 import json
 import sys
 from collections.abc import Sequence
@@ -47,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway and bot (one aiohttp server)")
     serve.add_argument("--config", type=Path, help="YAML config file (or CHATOPS_CONFIG)")
-    serve.add_argument("--host", default="0.0.0.0", help="bind address (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default 127.0.0.1; a container needs --host 0.0.0.0 and a token)",
+    )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument(
         "--socket-mode",
@@ -59,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="without SLACK_BOT_TOKEN, also print each message's Block Kit JSON and a preview "
         "link (or CHATOPS_SHOW_BLOCKS=1)",
+    )
+    serve.add_argument(
+        "--allow-unauthenticated-webhooks",
+        action="store_true",
+        help="accept webhooks without CHATOPS_WEBHOOK_TOKEN on a non-loopback address (unsafe)",
     )
     _add_check_config(sub)
     _add_config_schema(sub)
@@ -102,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         public_url = args.public_url or settings.chatops_public_url
         print(manifest_yaml(public_url=public_url, socket_mode=args.socket_mode), end="")
         return 0
+    refusal = unauthenticated_bind(settings, args.host, args.allow_unauthenticated_webhooks)
+    if refusal:
+        print(f"chatops serve: {refusal}", file=sys.stderr)
+        return 2
     return serve(
         with_serve_flags(settings, args),
         args.config,
@@ -116,6 +130,26 @@ def with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     if getattr(args, "show_blocks", False):
         return settings.model_copy(update={"chatops_show_blocks": True})
     return settings
+
+
+def unauthenticated_bind(settings: Settings, host: str, allowed: bool) -> str | None:
+    """Why serving webhooks without a token on `host` is refused (None: it is not)."""
+    token = settings.chatops_webhook_token
+    if allowed or (token is not None and token.get_secret_value()) or _loopback(host):
+        return None
+    return (
+        f"refusing to accept unauthenticated webhooks on {host or 'every address'}: set "
+        "CHATOPS_WEBHOOK_TOKEN, bind --host 127.0.0.1, or pass --allow-unauthenticated-webhooks"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name or an empty host: maybe every address
 
 
 def serve(

@@ -28,8 +28,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TeamId = Annotated[str, Field(pattern=r"^T[A-Z0-9]{2,}$")]
+
+
 class SlackConfig(_Strict):
     default_channel: str = "#ml-alerts"
+    # Workspaces served; requests from any other are refused. None: every installed workspace.
+    team_ids: Annotated[list[TeamId], Field(min_length=1)] | None = None
 
 
 # What Slack users may never set: the bot's own variables and the CI systems' (CI_DEBUG_TRACE,

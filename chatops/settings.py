@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     chatops_slack_timeout: int = Field(
         default=10, ge=1, le=120, description="Seconds to wait for one Slack API answer."
     )
+    chatops_body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds to receive a whole request body (webhooks, Slack); 408 after.",
+    )
     chatops_outbox_lease: float = Field(
         default=30.0,
         gt=0,
@@ -86,9 +92,14 @@ class Settings(BaseSettings):
         if socket_mode:
             if self.slack_app_token is None:
                 found.append("SLACK_APP_TOKEN: required for --socket-mode")
-        elif not self.console_sink and self.slack_signing_secret is None:
+        elif not self.console_sink and not _filled(self.slack_signing_secret):
             found.append("SLACK_SIGNING_SECRET: required when SLACK_BOT_TOKEN is set (HTTP mode)")
         scheme = self.chatops_store_url.split(":", 1)[0]
         if scheme not in {"sqlite", "redis", "rediss", "unix"}:
             found.append(f"CHATOPS_STORE_URL: unsupported scheme {scheme!r}")
         return found
+
+
+def _filled(secret: SecretStr | None) -> bool:
+    """Set to something other than blanks (Slack's verifier refuses a blank signing secret)."""
+    return secret is not None and bool(secret.get_secret_value().strip())

@@ -47,8 +47,8 @@ class RegistryEvent:
     tags: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def verify_delivery(secret: str, *, headers: dict[str, str], body: bytes, now: float) -> str:
-    """The delivery id of a correctly signed, fresh delivery; `Unauthorized` otherwise."""
+def required_headers(headers: dict[str, str]) -> tuple[str, str, str]:
+    """Delivery id, timestamp and signature; `Unauthorized` when one is missing."""
     delivery = headers.get(DELIVERY_HEADER, "")
     stamp = headers.get(TIMESTAMP_HEADER, "")
     signature = headers.get(SIGNATURE_HEADER, "")
@@ -57,12 +57,18 @@ def verify_delivery(secret: str, *, headers: dict[str, str], body: bytes, now: f
             f"MLflow deliveries need {SIGNATURE_HEADER}, {DELIVERY_HEADER} and {TIMESTAMP_HEADER}"
             " (set a secret on the MLflow webhook)"
         )
+    return delivery, stamp, signature
+
+
+def verify_delivery(secret: str, *, headers: dict[str, str], body: bytes, now: float) -> str:
+    """The delivery id of a correctly signed, fresh delivery; `Unauthorized` otherwise."""
+    delivery, stamp, signature = required_headers(headers)
     if not stamp.isascii() or not stamp.isdigit() or abs(now - int(stamp)) > MAX_SKEW_SECONDS:
         raise Unauthorized(f"{TIMESTAMP_HEADER} is not within 5 minutes of now")
-    signed = f"{delivery}.{stamp}.".encode("utf-8", "replace") + body
+    signed = f"{delivery}.{stamp}.".encode("utf-8", "surrogateescape") + body
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
     expected = b"v1," + base64.b64encode(digest)
-    if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape")):
         raise Unauthorized(f"invalid {SIGNATURE_HEADER}")
     return delivery
 

@@ -1,14 +1,19 @@
-"""HTTP edge of the gateway: read, authenticate, validate, call the use case, answer.
+"""HTTP edge of the gateway: authenticate, read, validate, call the use case, answer.
 
-Inbound rules (docs/security.md): bearer token compared in constant time (401), bodies over
-1 MiB (413), bad JSON or shape (400 naming the fields), store down (503, so Alertmanager
-retries). A valid webhook is answered once it is durably recorded, before Slack is called.
+Inbound rules (docs/security.md): the bearer token (compared in constant time) and the drift
+signature header's presence are checked from the headers alone, before any of the body is read
+(401); bodies over 1 MiB are refused (413) and a body not received within the body timeout is
+refused (408), so a stalled or trickled upload holds no memory and no connection for long; bad
+JSON or shape (400 naming the fields), store down (503, so Alertmanager retries). A valid
+webhook is answered once it is durably recorded, before Slack is called.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -18,9 +23,9 @@ from aiohttp import web
 from gateway.alertmanager import read_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
-from gateway.mlflow import parse_registry_event, verify_delivery
+from gateway.mlflow import parse_registry_event, required_headers, verify_delivery
 from gateway.registry_events import RegistryEvents
-from gateway.service import Gateway, Outcome
+from gateway.service import Gateway, GatewayOptions, Outcome
 from storage import StoreError
 
 log = structlog.get_logger("gateway.http")
@@ -41,25 +46,39 @@ def error_response(status: int, error: str, details: list[str] | None = None) ->
     return web.json_response({"error": error, "details": details or []}, status=status)
 
 
-async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refusing (413) anything over `limit` without buffering it all."""
+async def read_body(request: web.Request, *, within: float, limit: int = MAX_BODY) -> bytes:
+    """The request body, refusing anything over `limit` (`BodyTooLarge`, without buffering it
+    all) or not fully received `within` seconds (`BodyTimeout`)."""
+    try:
+        async with asyncio.timeout(within):
+            return await _read(request, limit)
+    except TimeoutError:
+        raise BodyTimeout(within) from None
+
+
+async def _read(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None:
         if request.content_length > limit:
-            raise _TooLarge(limit)
+            raise BodyTooLarge(limit)
         return await request.read()  # bounded by the Content-Length just checked
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise _TooLarge(limit)
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-class _TooLarge(Exception):
+class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"body larger than {limit} bytes")
+
+
+class BodyTimeout(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"body not received within {seconds:g}s")
 
 
 def _bearer_ok(request: web.Request, token: str | None) -> bool:
@@ -67,22 +86,51 @@ def _bearer_ok(request: web.Request, token: str | None) -> bool:
         return True
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        presented.strip().encode(), token.encode()
-    )
+    # aiohttp keeps bytes that are not UTF-8 as surrogates: compare the raw bytes, never crash
+    raw = presented.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(raw, token.encode())
 
 
+_SIGNATURE = re.compile(r"sha256=[0-9A-Fa-f]{64}")
+
+
+def _drift_needs_signature(request: web.Request, options: GatewayOptions) -> bool:
+    """Drift auth from the headers alone; True when the body's signature is still to check."""
+    signature = request.headers.get("X-Signature-256")
+    if options.drift_secret is not None and signature is not None:
+        if not _SIGNATURE.fullmatch(signature.strip()):
+            raise Unauthorized("invalid X-Signature-256")
+        return True
+    if options.drift_secret is not None:
+        if options.webhook_token is None or not _bearer_ok(request, options.webhook_token):
+            raise Unauthorized("drift webhooks need a valid X-Signature-256 or bearer token")
+    elif not _bearer_ok(request, options.webhook_token):
+        raise Unauthorized("missing or invalid bearer token")
+    return False
+
+
+def _alertmanager_auth(request: web.Request, options: GatewayOptions) -> bool:
+    if not _bearer_ok(request, options.webhook_token):
+        raise Unauthorized("missing or invalid bearer token")
+    return False
+
+
+# Authentication from the headers alone (raises Unauthorized), run before the body is read.
+Check = Callable[[web.Request, GatewayOptions], bool]
 Handler = Callable[[web.Request, Gateway, bytes], Awaitable[Outcome]]
 
 _STATUS_BODIES = {o: json.dumps({"status": o.value}).encode() for o in Outcome}
 
 
-async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Response:
+async def _webhook(
+    request: web.Request, source: str, check: Check, handle: Handler
+) -> web.Response:
     gateway = request.app[GATEWAY]
     started = time.perf_counter()
     outcome = "error"
     try:
-        body = await read_body(request)
+        check(request, gateway.options)
+        body = await read_body(request, within=gateway.options.body_timeout)
         result = await handle(request, gateway, body)
         outcome = result.value
         return web.Response(
@@ -90,9 +138,13 @@ async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Re
             status=202 if result is Outcome.ACCEPTED else 200,
             content_type="application/json",
         )
-    except _TooLarge as e:
+    except BodyTooLarge as e:
         outcome = "too_large"
         return error_response(413, "payload too large", [str(e)])
+    except BodyTimeout as e:
+        outcome = "body_timeout"
+        log.info("webhook_body_timed_out", source=source, error=str(e))
+        return error_response(408, "request timeout", [str(e)])
     except Unauthorized as e:
         outcome = "unauthorized"
         return error_response(401, "unauthorized", [str(e)])
@@ -111,8 +163,6 @@ async def _webhook(request: web.Request, source: str, handle: Handler) -> web.Re
 
 
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
-    if not _bearer_ok(request, gateway.options.webhook_token):
-        raise Unauthorized("missing or invalid bearer token")
     payload = await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)
     return await gateway.ingest_alertmanager(payload)
@@ -120,17 +170,12 @@ async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: byt
 
 async def _handle_drift(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
     options = gateway.options
-    signature = request.headers.get("X-Signature-256")
-    signed = options.drift_secret is not None and valid_signature(
-        options.drift_secret, body, signature
-    )
-    if signature is not None and options.drift_secret is not None and not signed:
-        raise Unauthorized("invalid X-Signature-256")
-    if options.drift_secret is not None and not signed:
-        if options.webhook_token is None or not _bearer_ok(request, options.webhook_token):
-            raise Unauthorized("drift webhooks need a valid X-Signature-256 or bearer token")
-    elif not signed and not _bearer_ok(request, options.webhook_token):
-        raise Unauthorized("missing or invalid bearer token")
+    # The headers were checked before the body; a signature header still needs the body.
+    secret = options.drift_secret
+    if secret is not None and _drift_needs_signature(request, options):
+        signature = request.headers.get("X-Signature-256", "").strip()
+        if not valid_signature(secret, body, signature):
+            raise Unauthorized("invalid X-Signature-256")
     event = parse_drift(
         body,
         model_param=request.query.get("model"),
@@ -144,19 +189,26 @@ async def _handle_drift(request: web.Request, gateway: Gateway, body: bytes) -> 
 
 
 async def alertmanager_webhook(request: web.Request) -> web.Response:
-    return await _webhook(request, "alertmanager", _handle_alertmanager)
+    return await _webhook(request, "alertmanager", _alertmanager_auth, _handle_alertmanager)
 
 
 async def drift_webhook(request: web.Request) -> web.Response:
-    return await _webhook(request, "drift", _handle_drift)
+    return await _webhook(request, "drift", _drift_needs_signature, _handle_drift)
+
+
+def _mlflow_headers(request: web.Request, _options: GatewayOptions) -> bool:
+    """A secret is configured and the delivery carries MLflow's signature headers."""
+    if request.app[REGISTRY_EVENTS].secret is None:
+        raise Unauthorized(
+            "MLflow webhooks need CHATOPS_MLFLOW_WEBHOOK_SECRET (the MLflow webhook's secret)"
+        )
+    required_headers(dict(request.headers))
+    return True
 
 
 async def _handle_mlflow(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
     events = request.app[REGISTRY_EVENTS]
-    if events.secret is None:
-        raise Unauthorized(
-            "MLflow webhooks need CHATOPS_MLFLOW_WEBHOOK_SECRET (the MLflow webhook's secret)"
-        )
+    assert events.secret is not None  # checked with the headers, before the body
     delivery = verify_delivery(
         events.secret, headers=dict(request.headers), body=body, now=time.time()
     )
@@ -166,4 +218,4 @@ async def _handle_mlflow(request: web.Request, gateway: Gateway, body: bytes) ->
 
 
 async def mlflow_webhook(request: web.Request) -> web.Response:
-    return await _webhook(request, "mlflow", _handle_mlflow)
+    return await _webhook(request, "mlflow", _mlflow_headers, _handle_mlflow)

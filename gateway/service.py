@@ -65,6 +65,7 @@ class GatewayOptions:
     default_drift_model: str | None = None
     webhook_token: str | None = None
     drift_secret: str | None = None
+    body_timeout: float = 10.0  # seconds to receive a whole webhook body (408 after)
 
     def channel_for(self, model: str | None) -> str:
         return self.model_channels.get(model or "", self.default_channel)

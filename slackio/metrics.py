@@ -82,6 +82,12 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.slack_refused = Counter(
+            "chatops_slack_requests_refused_total",
+            "Slack requests refused before dispatch, by reason (e.g. workspace_not_allowed).",
+            ["reason"],
+            registry=r,
+        )
         self.errors = Counter(
             "chatops_errors_total",
             "Unexpected errors caught by the error handler, by where they happened.",

@@ -23,6 +23,10 @@ NAMESPACE = "ml-platform"
 Values = Mapping[str, Any]
 Obj = dict[str, Any]
 
+# What every install must set (the render fails without it): renders that test something
+# else start from these, as `helm install -f` would.
+REQUIRED: dict[str, Any] = {"secrets": {"webhookToken": "placeholder-required-webhook-token"}}
+
 
 def find_tool(name: str) -> str:
     """Return the path of `name`, preferring the copy `scripts/install-tools` puts in .tools/bin.
@@ -60,9 +64,19 @@ class Helm:
             check=False,
         )
 
-    def values_args(self, values: Values | None, files: tuple[Path, ...]) -> list[str]:
-        """`-f` arguments: the files, then `values` in a file of its own (typed, unlike --set)."""
-        args = [arg for path in files for arg in ("-f", str(path))]
+    def required_args(self) -> list[str]:
+        """`-f` of the values every install must set (REQUIRED), for renders that test others."""
+        path = self.home / "required-values.yaml"
+        path.write_text(yaml.safe_dump(REQUIRED))
+        return ["-f", str(path)]
+
+    def values_args(
+        self, values: Values | None, files: tuple[Path, ...], *, required: bool = True
+    ) -> list[str]:
+        """`-f` arguments: REQUIRED (unless not `required`), the files, then `values` in a file
+        of its own (typed, unlike --set)."""
+        args = self.required_args() if required else []
+        args += [arg for path in files for arg in ("-f", str(path))]
         if values:
             with tempfile.NamedTemporaryFile(
                 "w", dir=self.home, prefix="values-", suffix=".yaml", delete=False
@@ -79,10 +93,11 @@ class Helm:
         extra: tuple[str, ...] = (),
         release: str = RELEASE,
         namespace: str = NAMESPACE,
+        required: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         """`helm template` with the given values; the caller looks at the exit code."""
         args = ["template", release, "--namespace", namespace, *extra]
-        return self.run(*args, *self.values_args(values, files), chart=chart)
+        return self.run(*args, *self.values_args(values, files, required=required), chart=chart)
 
     def template(
         self,

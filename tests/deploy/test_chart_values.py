@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.deploy.helm import CHART, Helm
 
@@ -21,7 +22,8 @@ REDIS = "redis://chatops-redis-master:6379/0"
     "values_file", [None, *CI_VALUES], ids=lambda path: path.stem if path else "default"
 )
 def test_helm_lint_strict_is_clean(helm: Helm, values_file: Path | None) -> None:
-    args = ["lint", "--strict", *(["-f", str(values_file)] if values_file else [])]
+    args = ["lint", "--strict", *helm.required_args()]
+    args += ["-f", str(values_file)] if values_file else []
     result = helm.run(*args)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[WARNING]" not in result.stdout
@@ -83,6 +85,27 @@ def test_inconsistent_values_fail_with_the_fix(
     assert message in result.stderr
 
 
+@pytest.mark.parametrize("token", [None, ""], ids=["unset", "empty"])
+def test_a_webhook_token_is_required(helm: Helm, token: str | None) -> None:
+    """The pod listens on every address: without a token `serve` would refuse to start."""
+    values = {} if token is None else {"secrets": {"webhookToken": token}}
+    result = helm.template_result(values, required=False)
+    assert result.returncode != 0
+    assert "secrets.webhookToken is required" in result.stderr
+    assert "existingSecret" in result.stderr
+    helm.template({"secrets": {"webhookToken": "placeholder-token"}})
+
+
+def test_an_existing_secret_must_hold_the_webhook_token(helm: Helm) -> None:
+    """The chart cannot see inside it: the key is not optional, so a pod without it stops."""
+    result = helm.template_result({"existingSecret": "chatops-secrets"}, required=False)
+    assert result.returncode == 0, result.stderr
+    deployment = next(d for d in yaml.safe_load_all(result.stdout) if d["kind"] == "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    ref = env["CHATOPS_WEBHOOK_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "chatops-secrets", "key": "CHATOPS_WEBHOOK_TOKEN", "optional": False}
+
+
 def test_socket_mode_with_existing_secret_renders(helm: Helm) -> None:
     """The chart cannot see inside an existing Secret, so it trusts it (the pod checks)."""
     helm.template({"slack": {"socketMode": True}, "existingSecret": "chatops-secrets"})
@@ -113,6 +136,9 @@ def test_socket_mode_with_existing_secret_renders(helm: Helm) -> None:
         ),
         pytest.param({"secrets": {"slackToken": "x"}}, "slackToken", id="unknown-secret-key"),
         pytest.param({"config": "slack: {}"}, "config", id="config-not-a-mapping"),
+        pytest.param(
+            {"config": {"slack": {"team_ids": ["acme"]}}}, "team_ids", id="team-id-not-an-id"
+        ),
     ],
 )
 def test_bad_values_fail_against_the_schema(helm: Helm, values: dict[str, Any], field: str) -> None:
@@ -120,3 +146,9 @@ def test_bad_values_fail_against_the_schema(helm: Helm, values: dict[str, Any], 
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert field in result.stderr, result.stderr
+
+
+def test_a_workspace_allowlist_renders_into_the_config(helm: Helm) -> None:
+    objects = helm.template({"config": {"slack": {"team_ids": ["T0123ABCD"]}}})
+    config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert yaml.safe_load(config_map["data"]["config.yaml"])["slack"]["team_ids"] == ["T0123ABCD"]

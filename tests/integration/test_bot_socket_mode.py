@@ -124,3 +124,30 @@ async def test_commands_arrive_over_socket_mode(
     (answer,) = socket_slack.responses
     assert answer["response_type"] == "ephemeral"
     assert "/retrain" in answer["text"]
+
+
+async def test_socket_mode_refuses_a_workspace_outside_the_allowlist(
+    aiohttp_client: Any, socket_slack: FakeSocketSlack, store_path: Path
+) -> None:
+    settings = make_settings(
+        None,
+        store_path,
+        slack_bot_token="xoxb-test",
+        slack_app_token=APP_TOKEN,
+        slack_signing_secret=None,
+        slack_api_url=f"{socket_slack.url}/api/",
+    )
+    config = {**BOT_CONFIG, "slack": {"team_ids": ["T0ONLYTHIS"]}}
+    app = create_app(settings, parse_config(config))
+    app[BOT_TUNING] = FAST
+    app[SOCKET_MODE] = True
+    await aiohttp_client(app)
+    async with asyncio.timeout(10):
+        while not socket_slack.acks:
+            socket_slack.changed.clear()
+            await socket_slack.changed.wait()
+    (ack,) = socket_slack.acks
+    assert ack["envelope_id"] == "env-1"
+    assert "does not serve this Slack workspace" in ack["payload"]["text"]
+    await asyncio.sleep(0.3)
+    assert socket_slack.responses == [], "the refused command was not run"

@@ -94,6 +94,9 @@ message, so a bad install stops at `helm install`, not in a crash-looping pod.
 {{- fail "persistence.enabled is for the SQLite store; with a Redis store.url the pods keep no state, set persistence.enabled=false" }}
 {{- end }}
 {{- if not .Values.existingSecret }}
+{{- if not .Values.secrets.webhookToken }}
+{{- fail "secrets.webhookToken is required (or an existingSecret with CHATOPS_WEBHOOK_TOKEN): the pod listens on every address and refuses to accept unauthenticated webhooks there. Make one with: openssl rand -hex 32" }}
+{{- end }}
 {{- if and .Values.slack.socketMode (not .Values.secrets.slackAppToken) }}
 {{- fail "slack.socketMode=true needs secrets.slackAppToken (an xapp- token) or an existingSecret with SLACK_APP_TOKEN" }}
 {{- end }}

@@ -253,9 +253,10 @@ class Promotions:
                 raise RegistryError(f"model {r.model} has no registry section in the config")
             if self._registry is None:
                 raise RegistryError("MLFLOW_TRACKING_URI is not set, so the registry is unknown")
-            await self._registry.set_alias(
-                name=target.registered_name, alias=target.alias, version=r.version
-            )
+            with self._runs.starting(ticket.id):
+                await self._registry.set_alias(
+                    name=target.registered_name, alias=target.alias, version=r.version
+                )
         except RegistryError as e:
             return await self._failed(ticket, target, str(e))
 

@@ -271,3 +271,18 @@ def _replies(h: BotHarness, message: FakeMessage) -> int:
 
 def _thread(h: BotHarness, message: FakeMessage) -> str:
     return "\n".join(r.text for r in h.slack.thread_replies(message.channel, message.ts))
+
+
+async def test_a_slow_registry_outlasting_the_lease_is_not_given_up_for_lost(
+    bot_app: BotAppFactory, fake_mlflow: FakeMlflow
+) -> None:
+    h = await _app(bot_app, fake_mlflow, deploy_on_promote=())
+    card = await _card(h, "2")
+    ticket_id = await _request_promotion(h, card)
+    fake_mlflow.latency = 1.6  # the test lease is 1 s, swept every 0.2 s
+    answer = await h.answer(await h.click(APPROVE, ticket_id, user=APPROVER1))
+    assert f"Promoted {NAME} v2 to champion" in answer, answer
+    approval = await h.message_with(CHANNEL, f"Promote {NAME} v2 to champion")
+    await until(lambda: _shows(approval, "*Promoted*"), what="request shown as promoted")
+    await asyncio.sleep(0.5)
+    assert not _shows(approval, "Could not")

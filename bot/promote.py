@@ -115,6 +115,8 @@ class Promotions:
     async def click(self, button: GatewayButton, *, user: str, click_id: str) -> str:
         """A click on Promote: a new request, a retry of a failed approved one, or why not."""
         target, version = self._card(button)
+        if self._registry is None:
+            raise BotError("MLFLOW_TRACKING_URI is not set, so the bot cannot reach the registry")
         rule = self._options.policy.rule_for("promote", None)
         check_request(rule, user, action="promote", environment=None)
         key = claim_key(button.key, PROMOTE)

@@ -286,3 +286,15 @@ async def test_a_slow_registry_outlasting_the_lease_is_not_given_up_for_lost(
     await until(lambda: _shows(approval, "*Promoted*"), what="request shown as promoted")
     await asyncio.sleep(0.5)
     assert not _shows(approval, "Could not")
+
+
+async def test_without_a_tracking_uri_promote_is_refused_before_any_request(
+    bot_app: BotAppFactory,
+) -> None:
+    h = await bot_app(_config(), gateway_records=True, chatops_mlflow_webhook_secret=SECRET)
+    card = await _card(h, "2")
+    assert _shows(card, "MLFLOW_TRACKING_URI is not set")
+    answer = await h.answer(await h.click(PROMOTE, _button(card, PROMOTE), user=REQUESTER))
+    assert "MLFLOW_TRACKING_URI is not set" in answer, answer
+    await asyncio.sleep(0.3)
+    assert [m for m in h.messages(CHANNEL) if "Promote" in m.text] == []

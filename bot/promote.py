@@ -47,7 +47,7 @@ from bot.runs import Runs
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
 from registry import ModelRegistry, RegistryError
-from slackio.blocks import date_token, escape
+from slackio.blocks import clip, date_token, escape
 from storage import Store
 
 log = structlog.get_logger("bot.promote")
@@ -150,8 +150,8 @@ class Promotions:
         target = self._targets.get(button.model or "")
         if kind != "promotion" or target is None or target.registered_name != name:
             raise BotError(
-                f"model {button.model} has no registry section here (models.<model>.registry), "
-                "so it cannot be promoted from Slack"
+                f"model {escape(clip(button.model or '?', 100))} has no registry section here "
+                "(models.<model>.registry), so it cannot be promoted from Slack"
             )
         if not _VERSION.match(version):
             raise BotError("this card does not name a registry version")

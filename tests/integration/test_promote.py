@@ -298,3 +298,19 @@ async def test_without_a_tracking_uri_promote_is_refused_before_any_request(
     assert "MLFLOW_TRACKING_URI is not set" in answer, answer
     await asyncio.sleep(0.3)
     assert [m for m in h.messages(CHANNEL) if "Promote" in m.text] == []
+
+
+async def test_forged_promote_values_are_refused_without_a_request(
+    bot_app: BotAppFactory, fake_mlflow: FakeMlflow
+) -> None:
+    h = await _app(bot_app, fake_mlflow, approvals=0)
+    forged = [
+        ('{"k":"promotion:fraud-detector:2","m":"churn-predictor"}', "no registry section"),
+        ('{"k":"promotion:other-model:2","m":"fraud-detector"}', "no registry section"),
+        ('{"k":"promotion:fraud-detector:latest","m":"fraud-detector"}', "registry version"),
+        ('{"k":"promotion:fraud-detector:2","m":"<!channel>"}', "&lt;!channel&gt;"),
+    ]
+    for value, why in forged:
+        answer = await h.answer(await h.click(PROMOTE, value, user=REQUESTER))
+        assert why in answer, answer
+    assert fake_mlflow.alias_sets() == []

@@ -9,6 +9,7 @@ import pytest
 from bot.buttons import (
     ACK,
     GATEWAY_ACTIONS,
+    PROMOTE,
     RETRAIN,
     SILENCE,
     BadButton,
@@ -43,6 +44,7 @@ def test_values_built_by_the_gateway_parse() -> None:
         (ACK, "[]"),
         (ACK, '{"k": "x"}'),  # m missing
         (RETRAIN, '{"k": "x", "m": null}'),
+        (PROMOTE, '{"k": "promotion:m:1", "m": null}'),
         (SILENCE, '{"k": "x", "m": null, "l": {}, "d": "1h"}'),
         (SILENCE, '{"k": "x", "m": null, "l": {"a": "b"}, "d": "31d"}'),
         ("chatops.other", '{"k": "x", "m": null}'),

@@ -113,6 +113,8 @@ class Runs:
         note = (
             "the bot stopped while starting the pipeline; check the CI system before asking again"
         )
+        if ticket.request.action == "promote":
+            note = "the bot stopped while setting the alias; click Promote to champion to retry"
 
         def failed(t: Ticket) -> Ticket | None:
             if t.request.state is not ApprovalState.APPROVED or t.lease_until > self._clock():

@@ -314,3 +314,17 @@ async def test_forged_promote_values_are_refused_without_a_request(
         answer = await h.answer(await h.click(PROMOTE, value, user=REQUESTER))
         assert why in answer, answer
     assert fake_mlflow.alias_sets() == []
+
+
+async def test_when_mlflows_webhook_wins_the_race_the_card_still_names_who(
+    bot_app: BotAppFactory, fake_mlflow: FakeMlflow
+) -> None:
+    h = await _app(bot_app, fake_mlflow, deploy_on_promote=())
+    card = await _card(h, "2")
+    ticket_id = await _request_promotion(h, card)
+    moved = {"name": NAME, "alias": "champion", "version": "2"}
+    assert await _deliver(h, "model_version_alias", "created", moved) == "accepted"
+    await until(lambda: _shows(card, "Champion: fraud-detector v2"), what="moved by webhook")
+    assert not _shows(card, "approved by")
+    await h.answer(await h.click(APPROVE, ticket_id, user=APPROVER2))
+    await until(lambda: _shows(card, f"approved by <@{APPROVER2}>"), what="who is shown")

@@ -3,84 +3,46 @@
 A click asks for the policy's `promote` rule (`policy.promote."*"`: promote has no environment)
 and becomes a ticket in the same approval machinery as `/deploy` (`bot.requests`: requester is
 never an approver, N distinct approvers, expiry, clicks applied once with compare-and-set across
-replicas). Once approved, `start` points the model's champion alias at the version in the
-registry (`registry.ModelRegistry.set_alias`), updates the card through `PromotionCards` (so the
-registry's own webhook for that alias move then changes nothing), and asks for a deploy of the
-version to each `deploy_on_promote` environment, each through the policy like `/deploy`.
+replicas); `bot.promote_start.Promoter` acts once it is approved. A claim per card (as for the
+Retrain/Rollback buttons) makes two people clicking at once one request.
 
-When the registry is unreachable or refuses, the ticket is saved as failed with the registry's
-answer, the card's thread says so and nothing is shown as promoted; within the approval's
-lifetime a click on Promote again retries the approved request without asking for approval again.
+When the registry failed an approved promotion, a click on Promote again within the approval's
+lifetime retries that request without asking for approval again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
-
-import structlog
+from typing import Any
 
 from bot.alert_buttons import CAS_ATTEMPTS, CLAIM_GRACE, claim_key
-from bot.approvals import (
-    ApprovalRequest,
-    ApprovalState,
-    mark_failed,
-    mark_started,
-    new_request,
-    reopen_failed,
-    state_text,
-)
+from bot.approvals import ApprovalRequest, ApprovalState, new_request, reopen_failed, state_text
 from bot.audit import Auditor
 from bot.buttons import PROMOTE, GatewayButton, MessageActions
-from bot.commands import DeployCommand
 from bot.errors import BotError
 from bot.options import BotOptions
 from bot.policy import Rule, check_request, mentions
+from bot.promote_start import Promoter, PromoteTarget, PromotionCards
 from bot.requests import Duplicate, Requests, StartFailed, started_answer
 from bot.runs import Runs
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
-from registry import ModelRegistry, RegistryError
-from slackio.blocks import clip, date_token, escape
+from registry import ModelRegistry
+from slackio.blocks import clip, escape
 from storage import Store
 
-log = structlog.get_logger("bot.promote")
+__all__ = ["PromoteTarget", "PromotionCards", "Promotions"]
 
 _VERSION = re.compile(r"^[0-9]{1,20}$")  # MLflow numbers a model's versions 1, 2, 3...
 
 
-@dataclass(frozen=True)
-class PromoteTarget:
-    """A configured model's place in the registry (`models.<m>.registry`)."""
-
-    model: str
-    registered_name: str
-    alias: str = "champion"
-    deploy_on_promote: tuple[str, ...] = ()
-
-
-class PromotionCards(Protocol):
-    """The promotion cards, as the bot changes them (the composition root implements this)."""
-
-    async def promoted(
-        self, *, name: str, version: str, requested_by: str, approved_by: tuple[str, ...]
-    ) -> bool:
-        """The alias now points at `version`: record the champion and update the cards."""
-        ...
-
-    async def note(self, *, name: str, version: str, text: str) -> bool:
-        """Post `text` (mrkdwn) in the card's thread."""
-        ...
-
-
 class Promotions:
-    """Promote clicks, and the starter that sets the alias once a request is approved."""
+    """Promote clicks: a new request, a retry of a failed approved one, or why not."""
 
     def __init__(
         self,
@@ -102,15 +64,19 @@ class Promotions:
         self._tickets = tickets
         self._runs = runs
         self._options = options
-        self._auditor = auditor
         self._targets = targets
         self._registry = registry
-        self._cards = cards
         self._actions = actions
         self._clock = clock
-        requests.starters["promote"] = self.start
-
-    # --- the click -----------------------------------------------------------------------------
+        self.promoter = Promoter(
+            requests=requests,
+            tickets=tickets,
+            runs=runs,
+            auditor=auditor,
+            targets=targets,
+            registry=registry,
+            cards=cards,
+        )
 
     async def click(self, button: GatewayButton, *, user: str, click_id: str) -> str:
         """A click on Promote: a new request, a retry of a failed approved one, or why not."""
@@ -174,7 +140,9 @@ class Promotions:
         await self._tickets.add_open(ticket.id)
         if not await self._tickets.save(ticket, version=0):
             raise Duplicate("this request was already received")
-        await self._audit(ticket, user, "promote.request", "pending" if pending else "accepted")
+        await self.promoter.audit(
+            ticket, user, "promote.request", "pending" if pending else "accepted"
+        )
         if pending:
             needed = rule.approvals
             await self._record(button, user, f"approval requested ({needed} needed)")
@@ -235,125 +203,20 @@ class Promotions:
         reopened = await self._tickets.change(ticket.id, again)
         if reopened is None:
             return "Someone just retried this; see the card's thread."
-        await self._audit(reopened, user, "promote.retry", "accepted")
+        await self.promoter.audit(reopened, user, "promote.retry", "accepted")
         return started_answer(await self._started(reopened))
 
     async def _started(self, ticket: Ticket) -> Ticket:
-        started = await self.start(ticket)
+        started = await self.promoter.start(ticket)
         if started.request.state is not ApprovalState.STARTED:
             raise StartFailed(started)
         return started
-
-    # --- once approved -------------------------------------------------------------------------
-
-    async def start(self, ticket: Ticket) -> Ticket:
-        """Set the alias, then update the card and ask for the deploys; the saved ticket."""
-        r = ticket.request
-        target = self._targets.get(r.model)
-        try:
-            if target is None or r.version is None:
-                raise RegistryError(f"model {r.model} has no registry section in the config")
-            if self._registry is None:
-                raise RegistryError("MLFLOW_TRACKING_URI is not set, so the registry is unknown")
-            with self._runs.starting(ticket.id):
-                await self._registry.set_alias(
-                    name=target.registered_name, alias=target.alias, version=r.version
-                )
-        except RegistryError as e:
-            return await self._failed(ticket, target, str(e))
-
-        def done(t: Ticket) -> Ticket | None:
-            if t.request.state is not ApprovalState.APPROVED:
-                return None
-            return replace(t, request=mark_started(t.request), error=None, follower=None)
-
-        saved = await self._tickets.change(ticket.id, done)
-        saved = saved or replace(ticket, request=mark_started(r))
-        await self._audit(saved, r.requester, "promote.alias", "set")
-        log.info("champion_alias_set", model=r.model, version=r.version, ticket=r.id)
-        if self._cards is not None:
-            await self._cards.promoted(
-                name=target.registered_name,
-                version=r.version,
-                requested_by=r.requester,
-                approved_by=r.approved_by,
-            )
-        await self._deploy(saved, target)
-        return saved
-
-    async def _failed(self, ticket: Ticket, target: PromoteTarget | None, error: str) -> Ticket:
-        def failed(t: Ticket) -> Ticket | None:
-            if t.request.state is not ApprovalState.APPROVED:
-                return None
-            return replace(t, request=mark_failed(t.request), error=error, follower=None)
-
-        r = ticket.request
-        saved = await self._tickets.change(ticket.id, failed)
-        saved = saved or replace(ticket, request=mark_failed(r), error=error)
-        await self._audit(saved, r.requester, "promote.alias", "failed", error)
-        log.warning("champion_alias_failed", model=r.model, version=r.version, error=error)
-        if self._cards is not None and target is not None and r.version is not None:
-            again = "click *Promote to champion* again to retry"
-            if r.approvals_needed:
-                again += f" (the approval holds until {date_token(r.expires_at)})"
-            await self._cards.note(
-                name=target.registered_name,
-                version=r.version,
-                text=f"⚠️ Promotion of v{escape(r.version)} to {escape(target.alias)} failed: "
-                f"{escape(error)}. The card is unchanged; {again}.",
-            )
-        return saved
-
-    async def _deploy(self, ticket: Ticket, target: PromoteTarget) -> None:
-        """A deploy of the promoted version to each `deploy_on_promote` environment."""
-        r = ticket.request
-        lines = []
-        for environment in target.deploy_on_promote:
-            command = DeployCommand(r.model, environment, version=r.version)
-            try:
-                submitted = await self._requests.submit(
-                    command,
-                    ticket_id=_deploy_id(ticket.id, environment),
-                    user=r.requester,
-                    origin=ticket.origin,
-                )
-            except Duplicate:
-                continue  # asked for already (a retried promotion)
-            except BotError as e:
-                lines.append(f"Deploy to {escape(environment)} not started: {e.message}")
-                continue
-            lines.append(f"Deploy to {escape(environment)}: {submitted.answer}")
-        if lines and self._cards is not None and r.version is not None:
-            await self._cards.note(
-                name=target.registered_name, version=r.version, text="\n".join(lines)
-            )
-
-    # --- records -------------------------------------------------------------------------------
 
     async def _record(self, button: GatewayButton, user: str, detail: str) -> None:
         if self._actions is not None:
             await self._actions.record(
                 message_key=button.key, actor=user, action=PROMOTE, detail=detail
             )
-
-    async def _audit(
-        self, ticket: Ticket, actor: str, action: str, outcome: str, detail: str = ""
-    ) -> None:
-        r = ticket.request
-        await self._auditor.record(
-            actor=actor,
-            action=action,
-            model=r.model,
-            outcome=outcome,
-            detail=detail or f"promote version {r.version}",
-            ticket=r.id,
-        )
-
-
-def _deploy_id(ticket_id: str, environment: str) -> str:
-    """The deploy ticket's id: the same for a retried promotion, so it is asked for once."""
-    digest = hashlib.sha256(json.dumps([ticket_id, environment]).encode()).hexdigest()[:32]
-    return f"promo-{digest}"
 
 
 def _load(data: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The approval state machine for risky actions, as pure functions over a frozen request.
 
 pending -> approved (enough distinct allowed approvers) -> started | failed
+failed -> approved (a retried start that has no side effect twice: promote's alias)
 pending -> denied (an allowed approver said no; or the requester cancelled)
 pending -> expired (nobody decided before `expires_at`)
 
@@ -206,6 +207,13 @@ def mark_started(request: ApprovalRequest) -> ApprovalRequest:
 def mark_failed(request: ApprovalRequest) -> ApprovalRequest:
     """An approved request whose pipeline could not be started."""
     return _from_approved(request, ApprovalState.FAILED)
+
+
+def reopen_failed(request: ApprovalRequest) -> ApprovalRequest:
+    """A failed approved request made approved again, to retry its start (approvals kept)."""
+    if request.state is not ApprovalState.FAILED:
+        raise ValueError(f"request {request.id} is {request.state}, not failed")
+    return replace(request, state=ApprovalState.APPROVED)
 
 
 def with_message(request: ApprovalRequest, channel: str, ts: str) -> ApprovalRequest:

@@ -1,12 +1,12 @@
 """Button ids and values: the bot's own (Approve/Deny) and the gateway's (Ack, Silence, ...).
 
-The gateway draws Ack/Silence/Rollback/Retrain/Dismiss on its messages and documents their
+The gateway draws Ack/Silence/Rollback/Retrain/Dismiss/Promote on its messages and documents their
 `value` contract in `gateway/actions.py`; the bot must not import the gateway, so the parsing is
 re-implemented here from that contract:
 
     value = compact JSON object; unknown keys ignored; at most 2000 characters
     k  message key of the gateway message (1-255 chars), always present
-    m  model name (1-255 chars) or null, always present; required for rollback/retrain
+    m  model name (1-255 chars) or null, always present; required for rollback/retrain/promote
     l  silence only: a non-empty object of strings (the group's labels, equality matchers)
     d  silence only: a Prometheus-style duration (`30m`, `1h`, `1h30m`, `2d`), at most 30 days
     t  silence only: true when labels were dropped to fit (the silence matches more)
@@ -32,9 +32,10 @@ SILENCE: Final = "chatops.silence"
 ROLLBACK: Final = "chatops.rollback"
 RETRAIN: Final = "chatops.retrain"
 DISMISS: Final = "chatops.dismiss"
+PROMOTE: Final = "chatops.promote"
 BOT_ACTIONS: Final = (APPROVE, DENY)
-GATEWAY_ACTIONS: Final = (ACK, SILENCE, ROLLBACK, RETRAIN, DISMISS)
-_NEEDS_MODEL = frozenset({ROLLBACK, RETRAIN})
+GATEWAY_ACTIONS: Final = (ACK, SILENCE, ROLLBACK, RETRAIN, DISMISS, PROMOTE)
+_NEEDS_MODEL = frozenset({ROLLBACK, RETRAIN, PROMOTE})
 
 MAX_VALUE: Final = 2000
 MAX_KEY: Final = 255

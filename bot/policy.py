@@ -21,8 +21,10 @@ from typing import Literal, Protocol
 
 from bot.errors import NotAllowed
 
-Action = Literal["retrain", "deploy", "rollback"]
-ACTIONS: tuple[Action, ...] = ("retrain", "deploy", "rollback")
+Action = Literal["retrain", "deploy", "rollback", "promote"]
+ACTIONS: tuple[Action, ...] = ("retrain", "deploy", "rollback", "promote")
+# Retrain and promote (of a registry version to champion) have no environment: "*" only.
+_UNSCOPED_ACTIONS: tuple[Action, ...] = ("retrain", "promote")
 _ENVIRONMENT_ACTIONS: tuple[Action, ...] = ("deploy", "rollback")
 ANY_ENVIRONMENT = "*"
 _RULE_KEYS = frozenset({"approvals", "requesters", "approvers"})
@@ -164,7 +166,7 @@ class Policy:
 def missing_entry(action: Action, environment: str | None) -> str:
     """Why an action the configured policy does not cover is refused, and what to add."""
     what = describe(action, environment)
-    if action == "retrain" or environment is None:
+    if action in _UNSCOPED_ACTIONS or environment is None:
         return f'no policy for {what}: add policy.{action}."*"'
     return f'no policy for {what}: add policy.{action}.{environment} (or "*")'
 
@@ -180,8 +182,8 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 def _check_environment(
     action: str, environment: str, environments: Collection[str] | None, path: str
 ) -> None:
-    if action == "retrain" and environment != ANY_ENVIRONMENT:
-        raise ValueError(f'{path}: retrain has no environment; use "*"')
+    if action in _UNSCOPED_ACTIONS and environment != ANY_ENVIRONMENT:
+        raise ValueError(f'{path}: {action} has no environment; use "*"')
     if environment == ANY_ENVIRONMENT or environments is None or environment in environments:
         return
     if not environments:

@@ -54,7 +54,7 @@ _STATUS: Final = {
     PipelineStatus.SKIPPED: ("⚪", "skipped"),
 }
 _PROVIDERS: Final = {"gitlab": ("GitLab", "pipeline"), "github": ("GitHub", "run")}
-_ICONS: Final = {"retrain": "🔁", "deploy": "🚀", "rollback": "⏪"}
+_ICONS: Final = {"retrain": "🔁", "deploy": "🚀", "rollback": "⏪", "promote": "🏆"}
 
 
 def duration(span: timedelta) -> str:
@@ -98,6 +98,8 @@ def title(ticket: Ticket) -> str:
         return f"Retrain {r.model}" + (f" on {ticket.ref}" if ticket.ref else "")
     if r.action == "deploy":
         return f"Deploy {r.model} {r.version or '(default version)'} to {r.environment}"
+    if r.action == "promote":
+        return f"Promote {r.model} v{r.version} to champion"
     return f"Roll back {r.model} in {r.environment} to {ticket.rollback_to}"
 
 
@@ -192,6 +194,8 @@ def _status_line(ticket: Ticket, approvers: frozenset[str]) -> str:
                 f"🕓 *Waiting for approval* ({got} of {needed}) from {who} · "
                 f"expires {date_token(r.expires_at)}"
             )
+        case ApprovalState.APPROVED if r.action == "promote":
+            return "⏳ *Setting the alias…*"
         case ApprovalState.APPROVED:
             return "⏳ *Starting the pipeline…*"
         case ApprovalState.DENIED if r.cancelled:
@@ -201,7 +205,10 @@ def _status_line(ticket: Ticket, approvers: frozenset[str]) -> str:
         case ApprovalState.EXPIRED:
             return f"⌛ *Expired*: not enough approvals before {date_token(r.expires_at)}"
         case ApprovalState.FAILED:
-            return f"⚠️ *Could not start the pipeline*: {escape(clip(ticket.error or '?', 1500))}"
+            what = "set the alias" if r.action == "promote" else "start the pipeline"
+            return f"⚠️ *Could not {what}*: {escape(clip(ticket.error or '?', 1500))}"
+        case ApprovalState.STARTED if r.action == "promote":
+            return "🏆 *Promoted*: the champion alias is set in the registry"
         case ApprovalState.STARTED:
             return _run_line(ticket.run) if ticket.run else "⏳ *Started*"
 

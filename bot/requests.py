@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -96,6 +96,7 @@ class Requests:
         self._auditor = auditor
         self._metrics = metrics
         self._clock = clock
+        self.starters: dict[str, Callable[[Ticket], Awaitable[Ticket]]] = {}
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -152,9 +153,13 @@ class Requests:
         return Submitted(started, started_answer(started))
 
     async def _start(self, ticket: Ticket) -> Ticket:
-        """Start the pipeline; `StartFailed` (the ticket saved as failed) if it did not start."""
-        started = await self._runs.start(ticket)
-        if started.run is None:
+        """Start the pipeline; `StartFailed` (the ticket saved as failed) if it did not start.
+
+        An action with its own starter in `starters` (promote: set a registry alias) uses it.
+        """
+        starter = self.starters.get(ticket.request.action, self._runs.start)
+        started = await starter(ticket)
+        if started.run is None and started.request.state is not ApprovalState.STARTED:
             raise StartFailed(started)
         return started
 
@@ -309,6 +314,10 @@ class Requests:
 def started_answer(ticket: Ticket) -> str:
     """The requester's line once a start was attempted."""
     r = ticket.request
+    if r.action == "promote":
+        if r.state is ApprovalState.STARTED:
+            return f"Promoted {r.model} v{r.version} to champion; see the card's thread."
+        return f"Could not promote {r.model} v{r.version}: {ticket.error}"
     if ticket.run is None:
         return f"Could not start {describe(r.action, r.environment)} of {r.model}: {ticket.error}"
     started = link(ticket.run.url, run_label(ticket.run))

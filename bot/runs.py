@@ -11,9 +11,10 @@ its leases are released (or expire), and the next sweep of any replica resumes t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 
 import structlog
@@ -84,6 +85,15 @@ class Runs:
         lease = self._clock() + self._options.tuning.lease_seconds
         return replace(ticket, follower=self.owner, lease_until=lease)
 
+    @contextlib.contextmanager
+    def starting(self, ticket_id: str) -> Iterator[None]:
+        """While held, the sweeper keeps renewing the ticket's lease: its start is in flight."""
+        self._starting.add(ticket_id)
+        try:
+            yield
+        finally:
+            self._starting.discard(ticket_id)
+
     async def interrupted(self, ticket: Ticket) -> bool:
         """Sweeper step: an approved ticket whose starter's lease ran out is marked failed.
 
@@ -103,6 +113,8 @@ class Runs:
         note = (
             "the bot stopped while starting the pipeline; check the CI system before asking again"
         )
+        if ticket.request.action == "promote":
+            note = "the bot stopped while setting the alias; click Promote to champion to retry"
 
         def failed(t: Ticket) -> Ticket | None:
             if t.request.state is not ApprovalState.APPROVED or t.lease_until > self._clock():

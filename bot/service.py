@@ -24,6 +24,7 @@ from bot.audit_view import AuditView, Viewer
 from bot.buttons import (
     APPROVE,
     BOT_ACTIONS,
+    PROMOTE,
     BadButton,
     MessageActions,
     parse_gateway_button,
@@ -36,6 +37,7 @@ from bot.inbound import Refusal
 from bot.options import BotOptions
 from bot.pipelines import PipelineError, PipelineProvider
 from bot.prometheus import MetricsSource, PrometheusError
+from bot.promote import PromoteTarget, PromotionCards, Promotions
 from bot.replies import Responder
 from bot.reports import help_message, usage_message
 from bot.requests import Duplicate, Requests
@@ -44,6 +46,7 @@ from bot.silences import Alertmanager, SilenceError
 from bot.tasks import TaskSet
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
+from registry import ModelRegistry
 from slackio.blocks import Rendered
 from slackio.metrics import Metrics
 from storage import Store, StoreError
@@ -101,6 +104,9 @@ class BotDeps:
     prometheus_url: str | None = None
     alertmanager: Alertmanager | None = None
     message_actions: MessageActions | None = None
+    registry: ModelRegistry | None = None
+    promotion_cards: PromotionCards | None = None
+    promote_targets: Mapping[str, PromoteTarget] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
 
 
@@ -143,6 +149,19 @@ class Bot:
             auditor=self.auditor,
             actions=deps.message_actions,
             alertmanager=deps.alertmanager,
+            clock=deps.clock,
+        )
+        self.promotions = Promotions(
+            store=deps.store,
+            requests=self.requests,
+            tickets=self.tickets,
+            runs=self.runs,
+            options=deps.options,
+            auditor=self.auditor,
+            targets=deps.promote_targets,
+            registry=deps.registry,
+            cards=deps.promotion_cards,
+            actions=deps.message_actions,
             clock=deps.clock,
         )
 
@@ -248,6 +267,8 @@ class Bot:
         except BadButton as e:
             log.warning("button_rejected", action=click.action_id, error=str(e))
             return "This button is not valid any more."
+        if button.action_id == PROMOTE:
+            return await self.promotions.click(button, user=click.user, click_id=click.key)
         return await self.buttons.click(button, user=click.user, click_id=click.key)
 
     async def drift_status(self, model: str | None) -> Rendered | str:

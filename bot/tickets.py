@@ -1,4 +1,4 @@
-"""A ticket: one retrain/deploy/rollback request from the command (or button) to its result.
+"""A ticket: one retrain/deploy/rollback/promote request from the command (or button) to its result.
 
 It wraps the approval request (`bot.approvals.ApprovalRequest`; a request needing no approval is
 stored as already approved by nobody) with what the pipeline side needs: the branch, the rollback
@@ -116,6 +116,8 @@ class Ticket:
         """Still needs attention: pending, about to start, or a run not yet finished."""
         if self.request.state in OPEN_STATES:
             return True
+        if self.request.action == "promote":  # no run: done once the alias is set
+            return False
         return self.request.state is ApprovalState.STARTED and not (
             self.run is not None and (self.run.final or bool(self.run.note))
         )

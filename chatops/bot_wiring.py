@@ -13,7 +13,9 @@ signing secret (Socket Mode) it is not served (404) and nothing reaches Bolt. Ot
 signature headers must be there before the body is read (401), and the body must arrive within
 CHATOPS_BODY_TIMEOUT (408) and fit in 1 MiB (413). Clicks on
 gateway messages are recorded through `gateway.records.GatewayRecords` (or whatever
-`MESSAGE_ACTIONS` holds before start-up).
+`MESSAGE_ACTIONS` holds before start-up), those on promotion cards by the gateway's
+`RegistryEvents`, which also implements the bot's `PromotionCards`; the bot gets the registry
+adapter that `RegistryEvents` holds (`MLFLOW_TRACKING_URI`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bot.gitlab_ci import GitLabCI
 from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning, rollback_environment
 from bot.pipelines import PipelineProvider, PipelineTarget
 from bot.prometheus import PrometheusClient
+from bot.promote import PromoteTarget
 from bot.service import Bot, BotDeps
 from bot.silences import Alertmanager
 from bot.slack_app import build_slack_app, dispatch
@@ -42,7 +45,15 @@ from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline, policy_of
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE
 from chatops.settings import Settings
 from gateway.records import GatewayRecords
-from gateway.routes import GATEWAY, BodyTimeout, BodyTooLarge, error_response, read_body
+from gateway.registry_events import RegistryEvents
+from gateway.routes import (
+    GATEWAY,
+    REGISTRY_EVENTS,
+    BodyTimeout,
+    BodyTooLarge,
+    error_response,
+    read_body,
+)
 
 log = structlog.get_logger("chatops.bot")
 
@@ -115,6 +126,20 @@ def rollback_defaults(config: AppConfig) -> dict[str, str]:
     return defaults
 
 
+def promote_targets(config: AppConfig) -> dict[str, PromoteTarget]:
+    """Model name -> where it lives in the registry, for the Promote button."""
+    return {
+        name: PromoteTarget(
+            model=name,
+            registered_name=m.registry.name,
+            alias=m.registry.champion_alias,
+            deploy_on_promote=tuple(m.registry.deploy_on_promote),
+        )
+        for name, m in config.models.items()
+        if m.registry is not None
+    }
+
+
 def build_providers(settings: Settings, *, timeout: float = 10.0) -> dict[str, PipelineProvider]:
     """One client per configured CI system (no network I/O here)."""
     providers: dict[str, PipelineProvider] = {}
@@ -143,6 +168,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
         )
     providers = build_providers(settings, timeout=options.tuning.http_timeout)
     prometheus = _prometheus(settings)
+    events = app.get(REGISTRY_EVENTS)
     bot = Bot(
         BotDeps(
             store=app[STORE],
@@ -155,6 +181,9 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
             prometheus_url=settings.prometheus_url,
             alertmanager=_alertmanager(settings, session),
             message_actions=_message_actions(app),
+            registry=events.registry if events is not None else None,
+            promotion_cards=events,
+            promote_targets=promote_targets(app[CONFIG]),
         )
     )
     app[BOT] = bot
@@ -271,7 +300,27 @@ def _message_actions(app: web.Application) -> MessageActions | None:
     actions = app.get(MESSAGE_ACTIONS)
     if actions is None and GATEWAY in app:
         actions = GatewayRecords(app[GATEWAY])
+    events = app.get(REGISTRY_EVENTS)
+    if actions is not None and events is not None:
+        actions = CardRecords(actions, events)
     return actions
+
+
+class CardRecords:
+    """`MessageActions` that sends records on promotion cards (`promotion:` keys) to the
+    registry events, and every other record to the gateway's."""
+
+    def __init__(self, others: MessageActions, cards: RegistryEvents) -> None:
+        self._others = others
+        self._cards = cards
+
+    async def record(
+        self, *, message_key: str, actor: str, action: str, detail: str = "", link: str = ""
+    ) -> bool:
+        target = self._cards if message_key.startswith("promotion:") else self._others
+        return await target.record(
+            message_key=message_key, actor=actor, action=action, detail=detail, link=link
+        )
 
 
 def _prometheus(settings: Settings) -> PrometheusClient | None:

@@ -9,7 +9,8 @@ Action ids (the Block Kit `action_id` of each button; value keys it carries):
     chatops.silence   Silence: an Alertmanager silence matching `l` for `d`.   k, m, l, d (, t)
     chatops.rollback  Roll back model `m` in `e` (danger style, confirm).      k, m (not null), e
     chatops.retrain   Retrain model `m` (drift messages).                      k, m (m not null)
-    chatops.dismiss   Dismiss a drift message.                                 k, m
+    chatops.dismiss   Dismiss a drift message or a promotion card.             k, m
+    chatops.promote   Promote a registry version to champion (promotion cards). k, m (m not null)
 
 Block ids: every block the gateway draws has a `block_id` starting with `chatops.`, so a handler
 can find them in `body["message"]["blocks"]`. Two are part of the contract:
@@ -20,7 +21,9 @@ The others (`chatops.header`, `chatops.status`, `chatops.alert.<n>`, ...) are la
 Button value: compact JSON (separators `,` and `:`, UTF-8, not ASCII-escaped), at most 2000
 characters (Slack's limit), e.g. `{"k":"am:3f2a…:1","m":"fraud-detector","l":{...},"d":"1h"}`:
     k  the message key, 1-255 chars: `am:<first 20 hex of sha256(groupKey)>:<generation>` for an
-       alert group, `drift:<model>:<generation>` for drift (the outbox `MessageUpdate.key`).
+       alert group, `drift:<model>:<generation>` for drift, `promotion:<registered name>:
+       <version>` for a promotion card (the outbox `MessageUpdate.key`; for a promotion card the
+       version is the part after the last `:`).
     m  the model name (1-255 chars) or null; always present.
     l  silence only: the group's labels (Alertmanager `groupLabels`, else `commonLabels`), to
        be used as equality matchers; a non-empty object of strings.
@@ -40,7 +43,7 @@ Records: what a click did is kept as an `ActionRecord(actor, action, at, detail,
 incident (`gateway.incidents`) and drawn in the `chatops.record:<k>` block, e.g.
 `✔ Acked by <@U123> at <date>`; `actor` is a Slack user id, `action` the action id without its
 `chatops.` prefix (`ack`, `silence`, `rollback`, `retrain`, `dismiss`), `link` an http(s) URL.
-A `dismiss` record removes the buttons of a drift message.
+A `dismiss` record removes the buttons of a drift message or a promotion card.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ SILENCE: Final = "chatops.silence"
 ROLLBACK: Final = "chatops.rollback"
 RETRAIN: Final = "chatops.retrain"
 DISMISS: Final = "chatops.dismiss"
-ACTION_IDS: Final = frozenset({ACK, SILENCE, ROLLBACK, RETRAIN, DISMISS})
-NEEDS_MODEL: Final = frozenset({ROLLBACK, RETRAIN})
+PROMOTE: Final = "chatops.promote"
+ACTION_IDS: Final = frozenset({ACK, SILENCE, ROLLBACK, RETRAIN, DISMISS, PROMOTE})
+NEEDS_MODEL: Final = frozenset({ROLLBACK, RETRAIN, PROMOTE})
 
 BLOCK_PREFIX: Final = "chatops."
 ACTIONS_BLOCK: Final = "chatops.actions"

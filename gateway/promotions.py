@@ -3,8 +3,10 @@
 A card is created when the registry announces a version of a configured model; it shows the
 version's run metrics beside the current champion's, each judged by the direction the config
 gives it (`max`: higher is better, `min`: lower is better). When the champion alias moves, the
-cards concerned change status. The functions here are pure; `gateway.registry_events` does the
-I/O around them.
+cards concerned change status. A candidate card carries Promote and Dismiss buttons (the bot
+handles them; `gateway.actions`); who clicked is kept as `ActionRecord`s, and a promotion made
+from Slack names who requested and who approved it. The functions here are pure;
+`gateway.registry_events` does the I/O around them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import TypeAdapter
+
+from gateway.incidents import ActionRecord
 
 Direction = Literal["max", "min"]
 
@@ -71,10 +75,17 @@ class PromotionCard:
     problem: str | None = None
     status: CardStatus = CardStatus.CANDIDATE
     notes: tuple[str, ...] = ()
+    actions: tuple[ActionRecord, ...] = ()
+    requested_by: str | None = None  # who asked for the promotion from Slack
+    approved_by: tuple[str, ...] = ()
 
     @property
     def message_key(self) -> str:
         return message_key(self.registered_name, self.version)
+
+    @property
+    def dismissed(self) -> bool:
+        return any(a.action.removeprefix("chatops.") == "dismiss" for a in self.actions)
 
 
 def message_key(registered_name: str, version: str) -> str:
@@ -109,6 +120,19 @@ def became_champion(card: PromotionCard, note: str) -> PromotionCard:
     if card.status is CardStatus.CHAMPION:
         return card
     return replace(card, status=CardStatus.CHAMPION, notes=(*card.notes, note)[-10:])
+
+
+def promoted_from_slack(
+    card: PromotionCard, note: str, *, requested_by: str, approved_by: tuple[str, ...]
+) -> PromotionCard:
+    """The champion's card, naming who requested and approved the promotion."""
+    champion = became_champion(card, note)
+    return replace(champion, requested_by=requested_by, approved_by=approved_by)
+
+
+def with_record(card: PromotionCard, record: ActionRecord) -> PromotionCard:
+    """The card with one more record of who did what (a `dismiss` removes its buttons)."""
+    return replace(card, actions=(*card.actions, record)[-10:])
 
 
 def lost_champion(card: PromotionCard, note: str) -> PromotionCard:

@@ -14,9 +14,11 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import structlog
 
+from gateway.incidents import ActionRecord
 from gateway.mlflow import RegistryEvent, RegistryEventKind
 from gateway.promotions import (
     Direction,
@@ -28,6 +30,8 @@ from gateway.promotions import (
     load_card,
     lost_champion,
     message_key,
+    promoted_from_slack,
+    with_record,
 )
 from gateway.render import render_promotion
 from gateway.service import Outcome
@@ -81,7 +85,9 @@ class RegistryEvents:
         if watched is not None:
             outcome = await self._dispatch(event, watched, now)
         await self.store.mark_seen([key], ttl=_DELIVERY_TTL, now=now)
-        log.info("registry_event", event=event.kind.value, name=event.name, outcome=outcome.value)
+        log.info(
+            "registry_event_handled", kind=event.kind.value, name=event.name, outcome=outcome.value
+        )
         return outcome
 
     async def _dispatch(self, event: RegistryEvent, watched: WatchedModel, now: float) -> Outcome:
@@ -158,12 +164,20 @@ class RegistryEvents:
         return await self.registry.get_run(run_id=run_id) if run_id else None
 
     async def _champion_moved(
-        self, name: str, version: str | None, watched: WatchedModel, now: float
+        self,
+        name: str,
+        version: str | None,
+        watched: WatchedModel,
+        now: float,
+        crown: Callable[[PromotionCard], PromotionCard] | None = None,
     ) -> Outcome:
+        """Record the alias move and update both cards; `crown` changes the new champion's."""
         previous = await self._remember_champion(name, version, now)
+        alias = watched.champion_alias
+        set_note = f"now {alias}, set in MLflow"
+        crowned = crown or (lambda c: became_champion(c, set_note))
         if previous == version:
             return Outcome.DUPLICATE
-        alias = watched.champion_alias
         if previous is not None:
             note = (
                 f"{alias} alias moved to v{version} in MLflow"
@@ -172,9 +186,60 @@ class RegistryEvents:
             )
             await self._update_card(name, previous, watched, now, lambda c: lost_champion(c, note))
         if version is not None:
-            note = f"now {alias}, set in MLflow"
-            await self._update_card(name, version, watched, now, lambda c: became_champion(c, note))
+            await self._update_card(name, version, watched, now, crowned)
         return Outcome.ACCEPTED
+
+    # --- what the bot does on promotion cards (through its own Protocols) -----------------------
+
+    async def promoted(
+        self, *, name: str, version: str, requested_by: str, approved_by: tuple[str, ...]
+    ) -> bool:
+        """The service itself moved the champion alias: remember it and update the cards now.
+
+        MLflow's `model_version_alias.created` for this move then finds the champion already
+        recorded and changes nothing. If that webhook won the race, the new champion's card
+        still learns who requested and approved the promotion.
+        """
+        watched = self.watched.get(name)
+        if watched is None:
+            return False
+        note = f"promoted to {watched.champion_alias} from Slack"
+
+        def crown(card: PromotionCard) -> PromotionCard:
+            return promoted_from_slack(
+                card, note, requested_by=requested_by, approved_by=approved_by
+            )
+
+        now = self._clock()
+        if await self._champion_moved(name, version, watched, now, crown) is Outcome.DUPLICATE:
+            await self._update_card(name, version, watched, now, crown)
+        log.info("promotion_recorded", name=name, version=version, requested_by=requested_by)
+        return True
+
+    async def note(self, *, name: str, version: str, text: str) -> bool:
+        """A reply in the card's thread (the card itself does not change)."""
+        watched = self.watched.get(name)
+        if watched is None:
+            return False
+        return await self._update_card(
+            name, version, watched, self._clock(), lambda c: c, reply=text
+        )
+
+    async def record(
+        self, *, message_key: str, actor: str, action: str, detail: str = "", link: str = ""
+    ) -> bool:
+        """Who clicked what on a card (`MessageActions` for `promotion:` keys)."""
+        kind, _, rest = message_key.partition(":")
+        name, _, version = rest.rpartition(":")
+        watched = self.watched.get(name)
+        if kind != "promotion" or watched is None or not version:
+            return False
+        now = self._clock()
+        at = datetime.fromtimestamp(now, UTC)
+        entry = ActionRecord(actor=actor, action=action, at=at, detail=detail, link=link)
+        return await self._update_card(
+            name, version, watched, now, lambda c: with_record(c, entry), reply=None
+        )
 
     async def _remember_champion(self, name: str, version: str | None, now: float) -> str | None:
         """Record which version holds the alias; return the one that held it before."""
@@ -198,17 +263,24 @@ class RegistryEvents:
         watched: WatchedModel,
         now: float,
         change: Callable[[PromotionCard], PromotionCard],
-    ) -> None:
+        *,
+        reply: str | None = "",
+    ) -> bool:
+        """Apply `change` to the stored card; `reply`: the thread reply ("": the newest note).
+
+        False when there is no card (a version registered before the service watched it).
+        """
         key = message_key(name, version)
         for _ in range(_CAS_ATTEMPTS):
             stored = await self.store.get_state(key)
             if stored is None:
-                return  # a version registered before the service watched it: no card to update
+                return False
             card = load_card(stored.data)
             changed = change(card)
-            if changed == card:
-                return
-            message = self._message(changed, watched, reply=changed.notes[-1])
+            if changed == card and not reply:
+                return True
+            text = (changed.notes[-1] if changed.notes else None) if reply == "" else reply
+            message = self._message(changed, watched, reply=text)
             if await self.store.save(
                 key=key,
                 data=dump_card(changed),
@@ -217,7 +289,7 @@ class RegistryEvents:
                 now=now,
             ):
                 self.wake_sender(message.channel)
-                return
+                return True
         raise StoreError(f"too much contention on {key}")
 
     def _message(

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fakes.github",
     "tests.fakes.bot_app",
     "tests.fakes.prometheus",
+    "tests.fakes.mlflow",
 ]
 
 

@@ -38,6 +38,7 @@ _RECORD_VERBS: Final = {
     "rollback": ("⏪", "Rollback requested"),
     "retrain": ("🔁", "Retrain requested"),
     "dismiss": ("🙈", "Dismissed"),
+    "promote": ("🏆", "Promotion requested"),
 }
 
 

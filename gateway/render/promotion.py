@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Final
 
+from gateway import actions
 from gateway.promotions import CardStatus, MetricRow, PromotionCard, Verdict
 from gateway.render.parts import (
     Block,
+    actions_block,
+    actor_mention,
+    confirm_dialog,
     context_block,
     fallback_text,
     fields_block,
     header_block,
+    record_block,
     section_block,
 )
-from slackio.blocks import MAX_BLOCKS, Rendered, clip, code, escape, link, safe_url
+from slackio.blocks import MAX_BLOCKS, Rendered, button, clip, code, escape, link, safe_url
 
 _HEADINGS: Final = {
     CardStatus.CANDIDATE: ("🆕", "New version"),
@@ -67,6 +72,45 @@ def _fields(card: PromotionCard) -> list[tuple[str, str]]:
     return pairs
 
 
+def _promoted_by(card: PromotionCard) -> list[Block]:
+    if card.requested_by is None:
+        return []
+    line = f"🏆 Promoted at the request of {actor_mention(card.requested_by)}"
+    if card.approved_by:
+        line += ", approved by " + ", ".join(actor_mention(a) for a in card.approved_by)
+    return [context_block("chatops.promoted", [line])]
+
+
+def _buttons(card: PromotionCard) -> list[Block]:
+    """Promote (with a confirm dialog) and Dismiss, while the card is an undismissed candidate."""
+    if card.status is not CardStatus.CANDIDATE or card.dismissed:
+        return []
+    key, model = card.message_key, card.model
+    name, version = escape(clip(card.registered_name, 100)), escape(clip(card.version, 20))
+    confirm = confirm_dialog(
+        "Promote to champion?",
+        f"Ask to point {name}'s champion alias at v{version} (approval may be needed).",
+        "Promote",
+    ) | {"style": "primary"}
+    promote = actions.button_value(actions.PROMOTE, key=key, model=model)
+    dismiss = actions.button_value(actions.DISMISS, key=key, model=model)
+    return [
+        actions_block(
+            key,
+            [
+                button(
+                    "Promote to champion",
+                    actions.PROMOTE,
+                    promote,
+                    style="primary",
+                    confirm=confirm,
+                ),
+                button("Dismiss", actions.DISMISS, dismiss),
+            ],
+        )
+    ]
+
+
 def render_promotion(card: PromotionCard) -> Rendered:
     """The card: version, run, metrics beside the champion's, tags, what happened since."""
     emoji, word = _HEADINGS[card.status]
@@ -80,6 +124,9 @@ def render_promotion(card: PromotionCard) -> Rendered:
         blocks.append(context_block("chatops.tags", [" ".join(tags)]))
     if card.notes:
         blocks.append(context_block("chatops.notes", [escape(n) for n in card.notes]))
+    blocks += _promoted_by(card)
+    blocks += record_block(card.message_key, card.actions)
+    blocks += _buttons(card)
     better = sum(r.verdict is Verdict.BETTER for r in card.metrics)
     worse = sum(r.verdict is Verdict.WORSE for r in card.metrics)
     summary = f"{better} better, {worse} worse" if card.champion_version else "no champion yet"

@@ -9,6 +9,7 @@ import pytest
 from bot.buttons import (
     ACK,
     GATEWAY_ACTIONS,
+    PROMOTE,
     RETRAIN,
     ROLLBACK,
     SILENCE,
@@ -69,6 +70,7 @@ def test_rollback_defaults_given_to_the_gateway() -> None:
         (RETRAIN, '{"k": "x", "m": null}'),
         (ROLLBACK, '{"k": "x", "m": "m", "e": 3}'),
         (ROLLBACK, '{"k": "x", "m": "m", "e": ""}'),
+        (PROMOTE, '{"k": "promotion:m:1", "m": null}'),
         (SILENCE, '{"k": "x", "m": null, "l": {}, "d": "1h"}'),
         (SILENCE, '{"k": "x", "m": null, "l": {"a": "b"}, "d": "31d"}'),
         ("chatops.other", '{"k": "x", "m": null}'),

@@ -144,6 +144,14 @@ ENVIRONMENTS = frozenset({"staging", "production"})
             "policy.rollback.qa: unknown environment (expected one of: production, staging)",
         ),
         (
+            {"promote": {"production": {"approvals": 1}}},
+            'policy.promote.production: promote has no environment; use "*"',
+        ),
+        (
+            {"promot": {"*": {"approvals": 1}}},
+            "policy.promot: unknown action; did you mean 'promote'?",
+        ),
+        (
             {"deplyo": {"production": {"approvals": 1}}},
             "policy.deplyo: unknown action; did you mean 'deploy'?",
         ),
@@ -289,3 +297,13 @@ def test_approver_list_is_enforced_and_named(policy: Policy) -> None:
 
 def test_empty_approver_list_means_anyone_but_the_requester() -> None:
     check_approver(Rule(approvals=1), Req("retrain", None, "U1"), "U2")
+
+
+def test_promote_is_looked_up_under_star_and_fails_closed_without_it() -> None:
+    policy = Policy.from_mapping(
+        {"promote": {"*": {"approvals": 1, "approvers": ["U0A1"]}}}, environments=ENVIRONMENTS
+    )
+    assert policy.rule_for("promote", None) == Rule(approvals=1, approvers=frozenset({"U0A1"}))
+    without = Policy.from_mapping({"deploy": {"*": {}}}, environments=ENVIRONMENTS)
+    with pytest.raises(NotAllowed, match=r'add policy\.promote\."\*"'):
+        without.rule_for("promote", None)

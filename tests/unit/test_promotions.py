@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
+from gateway.incidents import ActionRecord
 from gateway.promotions import (
     CardStatus,
     MetricRow,
@@ -15,6 +17,8 @@ from gateway.promotions import (
     dump_card,
     load_card,
     lost_champion,
+    promoted_from_slack,
+    with_record,
 )
 from gateway.render import render_promotion
 
@@ -94,3 +98,25 @@ def test_card_text_is_escaped() -> None:
     assert "<!channel>" not in text
     assert "<!here>" not in text
     assert "<http://evil" not in text
+
+
+def _action_ids(card: PromotionCard) -> list[str]:
+    blocks = render_promotion(card).blocks
+    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_only_an_undismissed_candidate_has_promote_and_dismiss() -> None:
+    card = PromotionCard(model="fraud-detector", registered_name="fraud-detector", version="7")
+    assert _action_ids(card) == ["chatops.promote", "chatops.dismiss"]
+    value = json.loads(render_promotion(card).blocks[-1]["elements"][0]["value"])
+    assert value == {"k": "promotion:fraud-detector:7", "m": "fraud-detector"}
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    dismissed = with_record(card, ActionRecord("U0ML", "chatops.dismiss", at))
+    assert _action_ids(dismissed) == []
+    assert "Dismissed by <@U0ML>" in json.dumps(render_promotion(dismissed).blocks)
+    champion = promoted_from_slack(card, "promoted", requested_by="U0R", approved_by=("U0A",))
+    assert _action_ids(champion) == []
+    shown = json.dumps(render_promotion(champion).blocks)
+    assert "request of <@U0R>, approved by <@U0A>" in shown
+    assert load_card(dump_card(champion)) == champion
+    assert load_card(dump_card(dismissed)) == dismissed

@@ -1,4 +1,4 @@
-"""The five measures of the benchmark; each returns table rows (measure, value, target, result).
+"""Measures 1-5 of the benchmark; each returns table rows (measure, value, target, result).
 
 Slack (and GitLab) are the fakes from tests/fakes, served on loopback by this process, so a
 Slack call's arrival time and the webhook's send time come from the same clock.
@@ -58,6 +58,13 @@ class Sizes:
     storm_groups: int = 100
     storm_channels: int = 10
     storm_waves: int = 5
+    grow_groups: int = 100
+    grow_step: int = 3
+    grow_upto: int = 90
+    probe_every: float = 0.25
+    resend_pool: int = 100
+    resend_alerts: int = 90
+    huge_alerts: int = 10_000
 
 
 QUICK = Sizes(
@@ -71,6 +78,10 @@ QUICK = Sizes(
     storm_alerts=2_000,
     storm_groups=20,
     storm_waves=2,
+    grow_groups=10,
+    grow_upto=30,
+    resend_pool=10,
+    huge_alerts=2_000,
 )
 
 

@@ -23,6 +23,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench modules, and tests.fakes from the repo
 
 from measures import QUICK, Row, Sizes, ingest, latency_and_ack, memory, storm  # noqa: E402
+from shapes import growing, huge, resends  # noqa: E402
 
 Measure = Callable[[Path, Sizes], Awaitable[list[Row]]]
 MEASURES: dict[str, Measure] = {
@@ -30,6 +31,9 @@ MEASURES: dict[str, Measure] = {
     "latency": latency_and_ack,
     "memory": memory,
     "storm": storm,
+    "growing": growing,
+    "resends": resends,
+    "huge": huge,
 }
 
 

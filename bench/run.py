@@ -1,8 +1,9 @@
 """Benchmark of the gateway and bot: throughput, latency, memory, a storm. Prints one table.
 
     python bench/run.py            # the full measurement (several minutes)
-    python bench/run.py --quick    # a smoke run with smaller counts (under a minute)
+    python bench/run.py --quick    # a smoke run with smaller counts (about a minute)
     python bench/run.py --only ingest,storm
+    python bench/run.py --only growing,resends,huge   # the bodies Alertmanager sends in a storm
 
 Not a test: numbers depend on the machine, so nothing here fails a build. See bench/README.md
 for what each row means and how it is measured.
@@ -75,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts, under a minute")
+    parser.add_argument("--quick", action="store_true", help="smaller counts, about a minute")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(MEASURES)}")
     parser.add_argument("--workdir", help="keep stores and service logs here (default: temp)")
     return parser.parse_args()

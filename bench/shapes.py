@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from measures import HEADERS, Row, Sizes, _loaded, _mean, _rps, pct, verdict
+from measures import HEADERS, Row, Sizes, loaded, mean, pct, total_rps, verdict
 from payloads import group, group_key, huge_group
 from services import Server, rss_mb, start_bare, start_service
 
@@ -22,7 +22,7 @@ from gateway.incidents import message_key
 from gateway.routes import MAX_BODY
 from tests.fakes.slack import FakeSlack
 
-PROBE_CHANNELS = 5  # probes rotate over their own channels, so pacing does not delay them
+PROBE_CHANNELS = 10  # probes rotate over their own channels, so pacing does not delay them
 
 
 def shapes_config(models: int = 3) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def shapes_config(models: int = 3) -> dict[str, Any]:
 def _ratio_rows(
     label: str, real: list[dict[str, Any]], base: list[dict[str, Any]], target: float
 ) -> list[Row]:
-    app_rps, bare_rps = _rps(real), _rps(base)
+    app_rps, bare_rps = total_rps(real), total_rps(base)
     ratio = app_rps / bare_rps
     rounds = [r["rps"] / b["rps"] for r, b in zip(real, base, strict=True)]
     bad = sum(n for r in real for s, n in r["statuses"].items() if s not in ("200", "202"))
@@ -49,8 +49,8 @@ def _ratio_rows(
         (f"{label}: app / bare", f"{ratio:.2f} (rounds {min(rounds):.2f}-{max(rounds):.2f})",
          f">= {target}", verdict(ratio >= target)),
         (f"{label}: CPU, app run / bare run",
-         f"server {_mean(real, 'server_cpu'):.0%} / {_mean(base, 'server_cpu'):.0%}, "
-         f"client {_mean(real, 'client_cpu'):.0%} / {_mean(base, 'client_cpu'):.0%} of a core",
+         f"server {mean(real, 'server_cpu'):.0%} / {mean(base, 'server_cpu'):.0%}, "
+         f"client {mean(real, 'client_cpu'):.0%} / {mean(base, 'client_cpu'):.0%} of a core",
          "client < 100%", "info"),
     ]  # fmt: skip
 
@@ -116,11 +116,11 @@ async def growing(workdir: Path, sizes: Sizes) -> list[Row]:
         try:
             for n in range(sizes.rounds):
                 probes = Probes(app.url, fake, sizes.probe_every, tag=f"{n}-")
-                load = asyncio.create_task(_loaded(app, {**options, "seed": n + 1}))
+                load = asyncio.create_task(loaded(app, {**options, "seed": n + 1}))
                 await probes.run_while(load)
                 real.append(await load)
                 delays += await probes.latencies()
-                base.append(await _loaded(bare, {**options, "seed": n + 1}))
+                base.append(await loaded(bare, {**options, "seed": n + 1}))
             rss = rss_mb(app.pid)
         finally:
             await app.stop()
@@ -165,8 +165,8 @@ async def resends(workdir: Path, sizes: Sizes) -> list[Row]:
         try:
             for n in range(sizes.rounds):
                 for same, (real, base) in runs.items():
-                    real.append(await _loaded(app, {**options, "same": same, "seed": n + 1}))
-                    base.append(await _loaded(bare, {**options, "same": same, "seed": n + 1}))
+                    real.append(await loaded(app, {**options, "same": same, "seed": n + 1}))
+                    base.append(await loaded(bare, {**options, "same": same, "seed": n + 1}))
             rss = rss_mb(app.pid)
         finally:
             await app.stop()

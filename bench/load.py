@@ -3,7 +3,10 @@
     python bench/load.py --url http://127.0.0.1:PORT --token T --concurrency 32 --duration 10
 
 It first sends every pool group once (warm-up, not counted), then the repeat-heavy mix for
-`--duration` seconds or `--count` requests, printing `progress <n>` every `--progress-every`
+`--duration` seconds or `--count` requests (`--alerts 90` makes every pool group that large,
+`--same` makes repeats byte-identical). With `--shape growing` it instead sends every
+notification of `--groups` groups growing by `--step` alerts up to `--upto`, then stops,
+ printing `progress <n>` every `--progress-every`
 requests (the parent samples the server's RSS on those) and one JSON line of results last.
 Running it as a separate process keeps it off the server's event loop, and the same client
 drives both the real app and the bare baseline.
@@ -23,7 +26,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from payloads import Mix
+from payloads import Growing, Mix
 
 PATH = "/webhooks/alertmanager"
 
@@ -33,7 +36,18 @@ class Load:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.mix = Mix(seed=args.seed, pool=args.pool, new_ratio=args.new_ratio)
+        self.mix: Mix | Growing
+        if args.shape == "growing":
+            self.mix = Growing(seed=args.seed, groups=args.groups, step=args.step, upto=args.upto)
+        else:
+            self.mix = Mix(
+                seed=args.seed,
+                pool=args.pool,
+                new_ratio=args.new_ratio,
+                alerts=args.alerts,
+                same=args.same,
+            )
+        self.exhausted = False
         self.statuses: Counter[str] = Counter()
         self.sent = 0
         self.deadline = float("inf")
@@ -42,6 +56,8 @@ class Load:
             self.headers["Authorization"] = f"Bearer {args.token}"
 
     def more(self) -> bool:
+        if self.exhausted:
+            return False
         if self.args.count is not None and self.sent >= self.args.count:
             return False
         return time.perf_counter() < self.deadline
@@ -57,14 +73,18 @@ class Load:
     async def worker(self, session: aiohttp.ClientSession) -> None:
         every = self.args.progress_every
         while self.more():
+            body = self.mix.next()
+            if body is None:
+                self.exhausted = True
+                return
             self.sent += 1
             if every and self.sent % every == 0:
                 print(f"progress {self.sent}", flush=True)
-            await self.send(session, self.mix.next())
+            await self.send(session, body)
 
 
 async def warm_up(load: Load, session: aiohttp.ClientSession) -> None:
-    queue = load.mix.warmup()
+    queue = load.mix.warmup() if isinstance(load.mix, Mix) else []
 
     async def one() -> None:
         while queue:
@@ -108,6 +128,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pool", type=int, default=200)
     parser.add_argument("--new-ratio", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--alerts", type=int, help="alerts in every pool group (default 1-5)")
+    parser.add_argument("--same", action="store_true", help="byte-identical repeats")
+    parser.add_argument("--shape", choices=["mix", "growing"], default="mix")
+    parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument("--step", type=int, default=3)
+    parser.add_argument("--upto", type=int, default=90)
     parser.add_argument("--progress-every", type=int, default=0)
     return parser.parse_args()
 

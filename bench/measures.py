@@ -1,4 +1,4 @@
-"""The five measures of the benchmark; each returns table rows (measure, value, target, result).
+"""Measures 1-5 of the benchmark; each returns table rows (measure, value, target, result).
 
 Slack (and GitLab) are the fakes from tests/fakes, served on loopback by this process, so a
 Slack call's arrival time and the webhook's send time come from the same clock.
@@ -58,6 +58,13 @@ class Sizes:
     storm_groups: int = 100
     storm_channels: int = 10
     storm_waves: int = 5
+    grow_groups: int = 100
+    grow_step: int = 3
+    grow_upto: int = 90
+    probe_every: float = 0.25
+    resend_pool: int = 100
+    resend_alerts: int = 90
+    huge_alerts: int = 10_000
 
 
 QUICK = Sizes(
@@ -71,6 +78,10 @@ QUICK = Sizes(
     storm_alerts=2_000,
     storm_groups=20,
     storm_waves=2,
+    grow_groups=10,
+    grow_upto=30,
+    resend_pool=10,
+    huge_alerts=2_000,
 )
 
 
@@ -111,12 +122,12 @@ async def ingest(workdir: Path, sizes: Sizes) -> list[Row]:
         bare = await start_bare(workdir)
         try:
             for n in range(sizes.rounds):
-                real.append(await _loaded(app, {**options, "seed": n + 1}))
-                base.append(await _loaded(bare, {**options, "seed": n + 1}))
+                real.append(await loaded(app, {**options, "seed": n + 1}))
+                base.append(await loaded(bare, {**options, "seed": n + 1}))
         finally:
             await app.stop()
             await bare.stop()
-    app_rps, bare_rps = _rps(real), _rps(base)
+    app_rps, bare_rps = total_rps(real), total_rps(base)
     ratio = app_rps / bare_rps
     rounds = sorted(r["rps"] / b["rps"] for r, b in zip(real, base, strict=True))
     bad = sum(n for r in real for s, n in r["statuses"].items() if s not in ("200", "202"))
@@ -130,23 +141,23 @@ async def ingest(workdir: Path, sizes: Sizes) -> list[Row]:
         ("ingest: app / bare", spread, ">= 0.5", verdict(ratio >= 0.5)),
         (
             "ingest: CPU, app run / bare run",
-            f"server {_mean(real, 'server_cpu'):.0%} / {_mean(base, 'server_cpu'):.0%}, "
-            f"client {_mean(real, 'client_cpu'):.0%} / {_mean(base, 'client_cpu'):.0%} of a core",
+            f"server {mean(real, 'server_cpu'):.0%} / {mean(base, 'server_cpu'):.0%}, "
+            f"client {mean(real, 'client_cpu'):.0%} / {mean(base, 'client_cpu'):.0%} of a core",
             "client < 100%",
             "info",
         ),
     ]
 
 
-def _rps(runs: list[dict[str, Any]]) -> float:
+def total_rps(runs: list[dict[str, Any]]) -> float:
     return sum(r["requests"] for r in runs) / sum(r["elapsed"] for r in runs)
 
 
-def _mean(runs: list[dict[str, Any]], key: str) -> float:
+def mean(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.fmean(r[key] for r in runs)
 
 
-async def _loaded(server: Server, options: dict[str, Any]) -> dict[str, Any]:
+async def loaded(server: Server, options: dict[str, Any]) -> dict[str, Any]:
     """run_load, plus the server's CPU use over the run (warm-up included)."""
     cpu, started = cpu_seconds(server.pid), time.perf_counter()
     result = await run_load(server.url, **options)

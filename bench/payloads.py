@@ -15,6 +15,7 @@ from typing import Any
 
 STARTS = "2026-11-22T19:42:42.181Z"
 ZERO = "0001-01-01T00:00:00Z"
+ALERTNAME = "ModelFeatureDrift"
 VALUE = "@@VALUE@@"  # replaced per request: repeats are not byte-identical, as in real life
 
 
@@ -79,15 +80,30 @@ def group(name: str, *, model: str, size: int, alertname: str = "ModelFeatureDri
 
 
 class Mix:
-    """Requests for the ingest benchmark: `repeat` of a pool group, or a brand-new group."""
+    """Requests for the ingest benchmark: `repeat` of a pool group, or a brand-new group.
 
-    def __init__(self, *, seed: int, pool: int, new_ratio: float, models: int = 3) -> None:
+    Pool groups have 1-5 alerts, or `alerts` each when given. With `same`, a repeat is
+    byte-identical to the group's previous bodies (`$value` does not change).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        pool: int,
+        new_ratio: float,
+        models: int = 3,
+        alerts: int | None = None,
+        same: bool = False,
+    ) -> None:
         self._rng = random.Random(seed)
         self._seed = seed
         self._models = models
         self._new_ratio = new_ratio
+        self._same = same
         self._count = 0
-        self.pool = [self._template(f"pool-{i}", size=1 + i % 5) for i in range(pool)]
+        sizes = [alerts or 1 + i % 5 for i in range(pool)]
+        self.pool = [self._template(f"pool-{i}", size=n) for i, n in enumerate(sizes)]
 
     def _template(self, name: str, *, size: int) -> bytes:
         model = f"model-{sum(name.encode()) % self._models}"
@@ -96,7 +112,7 @@ class Mix:
     def next(self) -> bytes:
         """The next request body."""
         self._count += 1
-        value = f"0.{self._count % 1000:03d}".encode()
+        value = b"0.300" if self._same else f"0.{self._count % 1000:03d}".encode()
         if self._rng.random() < self._new_ratio:
             name = f"new-{self._seed}-{self._count}"
             return self._template(name, size=1 + self._count % 3).replace(VALUE.encode(), value)
@@ -132,3 +148,49 @@ def storm_waves(
             result[k].append(encode(body))
         keys[name] = group_key(name, "FeatureDriftStorm")
     return result, keys
+
+
+class Growing:
+    """Groups that grow as Alertmanager sends them: every notification carries the whole group.
+
+    `groups` groups (named after `seed`, so every round has fresh ones) gain `step` alerts per
+    notification up to `upto`: notification k of a group holds its first k * step alerts, with
+    stable fingerprints and startsAt, and `$value` in the description changing every time.
+    Notifications go out step by step, as Alertmanager's group_interval ticks: every group's
+    k-th before any group's (k+1)-th.
+    """
+
+    def __init__(self, *, seed: int, groups: int, step: int, upto: int, models: int = 3) -> None:
+        self.steps = max(1, upto // step)
+        self._step = step
+        self._groups: list[tuple[bytes, list[bytes], bytes]] = []
+        for g in range(groups):
+            name, model = f"grow-{seed}-{g:03d}", f"model-{g % models}"
+            members = [
+                encode(alert(name, n, model=model, alertname=ALERTNAME)) for n in range(upto)
+            ]
+            head, _, tail = encode(group_body(name, model, [])).partition(b'"alerts":[]')
+            self._groups.append((head + b'"alerts":[', members, b"]" + tail))
+        self._next = 0
+
+    def __len__(self) -> int:
+        return self.steps * len(self._groups)
+
+    def next(self) -> bytes | None:
+        """The next notification, or None when every group has reached its full size."""
+        if self._next >= len(self):
+            return None
+        k, g = divmod(self._next, len(self._groups))
+        self._next += 1
+        head, members, tail = self._groups[g]
+        value = f"0.{self._next % 1000:03d}".encode()
+        body = head + b",".join(members[: (k + 1) * self._step]) + tail
+        return body.replace(VALUE.encode(), value)
+
+
+def huge_group(name: str, *, alerts: int, model: str = "model-0") -> bytes:
+    """One group of `alerts` alerts in a single body (Alertmanager with max_alerts unset)."""
+    members = [
+        alert(name, n, model=model, alertname="HugeGroup", value="0.4") for n in range(alerts)
+    ]
+    return encode(group_body(name, model, members))

@@ -1,8 +1,9 @@
 """Benchmark of the gateway and bot: throughput, latency, memory, a storm. Prints one table.
 
     python bench/run.py            # the full measurement (several minutes)
-    python bench/run.py --quick    # a smoke run with smaller counts (under a minute)
+    python bench/run.py --quick    # a smoke run with smaller counts (about a minute)
     python bench/run.py --only ingest,storm
+    python bench/run.py --only growing,resends,huge   # the bodies Alertmanager sends in a storm
 
 Not a test: numbers depend on the machine, so nothing here fails a build. See bench/README.md
 for what each row means and how it is measured.
@@ -23,6 +24,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench modules, and tests.fakes from the repo
 
 from measures import QUICK, Row, Sizes, ingest, latency_and_ack, memory, storm  # noqa: E402
+from shapes import growing, huge, resends  # noqa: E402
 
 Measure = Callable[[Path, Sizes], Awaitable[list[Row]]]
 MEASURES: dict[str, Measure] = {
@@ -30,6 +32,9 @@ MEASURES: dict[str, Measure] = {
     "latency": latency_and_ack,
     "memory": memory,
     "storm": storm,
+    "growing": growing,
+    "resends": resends,
+    "huge": huge,
 }
 
 
@@ -71,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts, under a minute")
+    parser.add_argument("--quick", action="store_true", help="smaller counts, about a minute")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(MEASURES)}")
     parser.add_argument("--workdir", help="keep stores and service logs here (default: temp)")
     return parser.parse_args()

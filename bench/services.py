@@ -56,6 +56,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: asyncio.subprocess.Process | None = None
+        self.profiler: asyncio.subprocess.Process | None = None
         self.log = workdir / f"{name}.log"
 
     @property
@@ -78,6 +79,16 @@ class Server:
         tail = self.log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{self.name} did not start:\n{tail}")
 
+    async def profile(self, py_spy: str) -> None:
+        """Sample this process with py-spy until it exits: collapsed stacks in NAME.pyspy.txt
+        (one line per stack, with its sample count; all threads, idle time left out)."""
+        out = self.workdir / f"{self.name}.pyspy.txt"
+        argv = ["record", "--pid", str(self.pid), "--format", "raw", "--rate", "100"]
+        with (self.workdir / f"{self.name}.pyspy.log").open("ab") as log:
+            self.profiler = await asyncio.create_subprocess_exec(
+                py_spy, *argv, "-o", str(out), stdout=log, stderr=log
+            )
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -86,6 +97,8 @@ class Server:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self.profiler is not None:  # it writes its file once the process has exited
+            await asyncio.wait_for(self.profiler.wait(), 30)
 
 
 async def start_bare(workdir: Path) -> Server:
@@ -116,6 +129,8 @@ async def start_service(
     }
     argv = ("-m", "chatops", "serve", "--host", "127.0.0.1", "--port", str(server.port))
     await server.spawn(sys.executable, *argv, env=values)
+    if py_spy := os.environ.get("BENCH_PY_SPY"):  # the path of a py-spy executable
+        await server.profile(py_spy)
     return server
 
 
@@ -132,7 +147,11 @@ async def run_load(
     """Run bench/load.py against `url`; returns its JSON result."""
     argv = [sys.executable, str(BENCH / "load.py"), "--url", url, "--token", WEBHOOK_TOKEN]
     for key, value in options.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        elif value is not None:
+            argv += [flag, str(value)]
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     result: dict[str, Any] = {}

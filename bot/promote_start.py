@@ -46,6 +46,11 @@ class PromoteTarget:
 class PromotionCards(Protocol):
     """The promotion cards, as the bot changes them (the composition root implements this)."""
 
+    async def promoting(self, *, name: str, version: str) -> None:
+        """The service is about to move the alias to `version`: MLflow's echo of that move
+        (which may arrive before `promoted`) must change nothing."""
+        ...
+
     async def promoted(
         self, *, name: str, version: str, requested_by: str, approved_by: tuple[str, ...]
     ) -> bool:
@@ -89,6 +94,8 @@ class Promoter:
                 raise RegistryError(f"model {r.model} has no registry section in the config")
             if self._registry is None:
                 raise RegistryError("MLFLOW_TRACKING_URI is not set, so the registry is unknown")
+            if self._cards is not None:
+                await self._cards.promoting(name=target.registered_name, version=r.version)
             with self._runs.starting(ticket.id):
                 await self._registry.set_alias(
                     name=target.registered_name, alias=target.alias, version=r.version

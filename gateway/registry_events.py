@@ -42,6 +42,8 @@ log = structlog.get_logger("gateway.registry")
 
 _CAS_ATTEMPTS = 20
 _DELIVERY_TTL = 24 * 3600.0
+# How long the service's own alias move is expected back from MLflow as a webhook.
+_PENDING_TTL = 120.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class RegistryEvents:
         if event.alias != watched.champion_alias:
             return Outcome.IGNORED
         if event.kind is RegistryEventKind.ALIAS_CREATED and event.version:
+            pending = _pending_key(event.name, event.version)
+            if await self.store.seen([pending], now=now):
+                return Outcome.DUPLICATE  # the service's own move: `promoted` updates the cards
             return await self._champion_moved(event.name, event.version, watched, now)
         if event.kind is RegistryEventKind.ALIAS_DELETED:
             return await self._champion_moved(event.name, None, watched, now)
@@ -131,12 +136,26 @@ class RegistryEvents:
             tags=tuple(sorted(event.tags.items())),
         )
         if self.registry is None:
-            return _with_problem(card, "MLFLOW_TRACKING_URI is not set: no metrics to compare")
-        try:
-            return await self._with_metrics(card, watched)
-        except RegistryError as e:
-            log.warning("registry_lookup_failed", name=event.name, version=version, error=str(e))
-            return _with_problem(card, f"metrics unavailable: {e}")
+            card = _with_problem(card, "MLFLOW_TRACKING_URI is not set: no metrics to compare")
+        else:
+            try:
+                card = await self._with_metrics(card, watched)
+            except RegistryError as e:
+                log.warning(
+                    "registry_lookup_failed", name=event.name, version=version, error=str(e)
+                )
+                card = _with_problem(card, f"metrics unavailable: {e}")
+        # MLflow delivers events from a thread pool: the alias event for a version can arrive
+        # before the version's own `created` event. The card then starts as the champion.
+        if card.champion_version == version or await self._stored_champion(event.name) == version:
+            note = f"{watched.champion_alias} (set in MLflow)"
+            card = became_champion(replace(card, champion_version=None), note)
+        return card
+
+    async def _stored_champion(self, name: str) -> str | None:
+        stored = await self.store.get_state(champion_key(name))
+        version = json.loads(stored.data).get("version") if stored else None
+        return str(version) if version is not None else None
 
     async def _with_metrics(self, card: PromotionCard, watched: WatchedModel) -> PromotionCard:
         assert self.registry is not None
@@ -144,9 +163,10 @@ class RegistryEvents:
         champion = await self.registry.get_alias(
             name=card.registered_name, alias=watched.champion_alias
         )
-        champion_run = None
-        if champion is not None and champion.version != card.version:
-            champion_run = await self._run(champion.run_id)
+        # When this version already is the champion there is nothing to compare it with; its
+        # champion_version says so to `_build_card`, which crowns the card.
+        other = champion if champion is not None and champion.version != card.version else None
+        champion_run = await self._run(other.run_id) if other is not None else None
         return replace(
             card,
             run_name=run.name if run else "",
@@ -155,7 +175,7 @@ class RegistryEvents:
             metrics=compare(
                 watched.metrics,
                 run.metrics if run else {},
-                champion_run.metrics if champion_run else ({} if champion else None),
+                champion_run.metrics if champion_run else ({} if other else None),
             ),
         )
 
@@ -190,6 +210,11 @@ class RegistryEvents:
         return Outcome.ACCEPTED
 
     # --- what the bot does on promotion cards (through its own Protocols) -----------------------
+
+    async def promoting(self, *, name: str, version: str) -> None:
+        """The bot is about to move the alias: its echo from MLflow is not an outside move."""
+        now = self._clock()
+        await self.store.mark_seen([_pending_key(name, version)], ttl=_PENDING_TTL, now=now)
 
     async def promoted(
         self, *, name: str, version: str, requested_by: str, approved_by: tuple[str, ...]
@@ -310,3 +335,7 @@ class RegistryEvents:
 
 def _with_problem(card: PromotionCard, problem: str) -> PromotionCard:
     return replace(card, problem=problem)
+
+
+def _pending_key(name: str, version: str) -> str:
+    return f"promotion-pending:{name}:{version}"

@@ -52,7 +52,9 @@ def _metric_line(row: MetricRow, champion_version: str | None) -> str:
 def _comparison(card: PromotionCard) -> str:
     if not card.metrics:
         return "No metrics configured for this model (`registry.metrics`)."
-    if card.champion_version is None:
+    if card.champion_version is None and card.status is CardStatus.CHAMPION:
+        head = "*This version is the champion*: its metrics"
+    elif card.champion_version is None:
         head = "*No champion yet*: nothing to compare with."
     else:
         head = f"*Compared with champion v{escape(clip(card.champion_version, 20))}*"
@@ -129,6 +131,9 @@ def render_promotion(card: PromotionCard) -> Rendered:
     blocks += _buttons(card)
     better = sum(r.verdict is Verdict.BETTER for r in card.metrics)
     worse = sum(r.verdict is Verdict.WORSE for r in card.metrics)
-    summary = f"{better} better, {worse} worse" if card.champion_version else "no champion yet"
+    if card.champion_version:
+        summary = f"{better} better, {worse} worse"
+    else:
+        summary = "the champion" if card.status is CardStatus.CHAMPION else "no champion yet"
     text = f"{emoji} {word}: {escape(card.model)} v{escape(card.version)} ({summary})"
     return Rendered(text=fallback_text(text), blocks=blocks[:MAX_BLOCKS])

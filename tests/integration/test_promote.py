@@ -80,7 +80,7 @@ async def _deliver(h: BotHarness, entity: str, action: str, data: dict[str, Any]
 async def _card(h: BotHarness, version: str) -> FakeMessage:
     data = {"name": NAME, "version": version, "run_id": f"run{version}", "tags": {}}
     assert await _deliver(h, "model_version", "created", data) == "accepted"
-    return await h.message_with(CHANNEL, f"New version: {NAME} v{version}")
+    return await h.message_with(CHANNEL, f": {NAME} v{version}")  # new, or already champion
 
 
 def _button(message: FakeMessage, action_id: str) -> str:

@@ -1,14 +1,46 @@
 """Which deployment a `/rollback` without a version goes back to.
 
-Pure: the adapters list an environment's deployments (`PipelineProvider.deployments`),
-this module picks one.
+Pure: the ledger (`bot.ledger`) and the adapters (`PipelineProvider.deployments`) list an
+environment's deployments, this module picks one. The ledger wins when it knows at least two
+deployments for the environment; the provider's history is the fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from bot.ledger import LedgerEntry, target_label
 from bot.pipelines import Deployment, DeploymentStatus, NoRollbackTarget
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    """What a rollback pipeline gets as ROLLBACK_TO; `commit`: a commit, not a model version."""
+
+    value: str
+    commit: bool = False
+
+    @property
+    def label(self) -> str:
+        """`v10`, or `commit abc1234 (no model version recorded)`."""
+        return target_label(None, self.value) if self.commit else target_label(self.value)
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> RollbackTarget:
+        return cls(deployment.version, commit=deployment.commit_only)
+
+
+def from_ledger(entries: Sequence[LedgerEntry]) -> RollbackTarget | None:
+    """The newest earlier entry with a model version other than the current one's (the
+    newest entry), or None when the ledger does not know two deployments to choose from."""
+    if len(entries) < 2:
+        return None
+    current = entries[0]
+    for earlier in entries[1:]:
+        if earlier.version and earlier.version != current.version:
+            return RollbackTarget(earlier.version)
+    return None
 
 
 def choose_rollback_target(

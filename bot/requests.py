@@ -37,7 +37,7 @@ from bot.options import BotOptions
 from bot.pipelines import PipelineError, check_ref, check_variables
 from bot.policy import Rule, check_request, describe, mentions
 from bot.render import check_shown, run_label
-from bot.rollback import RollbackTarget, choose_rollback_target, from_ledger
+from bot.rollback import RollbackTarget, previous_version
 from bot.runs import Runs
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
@@ -214,21 +214,16 @@ class Requests:
         )
 
     async def _rollback_target(self, command: PipelineCommand) -> RollbackTarget | None:
-        """The version asked for; else the ledger's previous one; else the provider's."""
         if not isinstance(command, RollbackCommand):
             return None
         if command.to_version:
             return RollbackTarget(command.to_version)
-        known = from_ledger(await self._ledger.entries(command.model, command.environment))
-        if known is not None:
-            return known
-        provider = self._runs.provider_for(command.model)
-        target = self._options.target(command.model)
-        history = await provider.deployments(target=target, environment=command.environment)
-        chosen = choose_rollback_target(
-            history, model=command.model, environment=command.environment
+        return await previous_version(
+            self._ledger,
+            self._runs.provider_for(command.model),
+            self._options.target(command.model),
+            command.environment,
         )
-        return RollbackTarget.of(chosen)
 
     async def decide(self, ticket_id: str, *, user: str, approving: bool) -> str:
         """Apply one Approve/Deny click; the answer for the clicker, or `NotAllowed` (audited)."""

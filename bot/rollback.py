@@ -1,8 +1,8 @@
 """Which deployment a `/rollback` without a version goes back to.
 
-Pure: the ledger (`bot.ledger`) and the adapters (`PipelineProvider.deployments`) list an
-environment's deployments, this module picks one. The ledger wins when it knows at least two
-deployments for the environment; the provider's history is the fallback.
+The ledger (`bot.ledger`) and the adapters (`PipelineProvider.deployments`) list an
+environment's deployments, the pure functions here pick one. The ledger wins when it knows at
+least two deployments for the environment; the provider's history is the fallback.
 """
 
 from __future__ import annotations
@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.ledger import LedgerEntry, target_label
-from bot.pipelines import Deployment, DeploymentStatus, NoRollbackTarget
+from bot.ledger import Ledger, LedgerEntry, target_label
+from bot.pipelines import (
+    Deployment,
+    DeploymentStatus,
+    NoRollbackTarget,
+    PipelineProvider,
+    PipelineTarget,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,18 @@ class RollbackTarget:
     @classmethod
     def of(cls, deployment: Deployment) -> RollbackTarget:
         return cls(deployment.version, commit=deployment.commit_only)
+
+
+async def previous_version(
+    ledger: Ledger, provider: PipelineProvider, target: PipelineTarget, environment: str
+) -> RollbackTarget:
+    """The ledger's previous version, else the provider's previous successful deployment."""
+    known = from_ledger(await ledger.entries(target.model, environment))
+    if known is not None:
+        return known
+    history = await provider.deployments(target=target, environment=environment)
+    chosen = choose_rollback_target(history, model=target.model, environment=environment)
+    return RollbackTarget.of(chosen)
 
 
 def from_ledger(entries: Sequence[LedgerEntry]) -> RollbackTarget | None:

@@ -41,19 +41,22 @@ USAGE: dict[str, str] = {
     ),
     "/deploy": (
         "`/deploy &lt;model&gt; &lt;environment&gt; [version] [KEY=VALUE ...]`\n"
-        "Deploy a model version to an environment; may need approval by a second person."
+        "Deploy a model version to an environment (default: the registry's champion, for a "
+        "model with a registry); may need approval by a second person."
     ),
     "/rollback": (
         "`/rollback &lt;model&gt; &lt;environment&gt; [to &lt;version&gt;] [KEY=VALUE ...]`\n"
-        "Roll an environment back (default: to the previous successful deployment)."
+        "Roll an environment back (default: to the previous successful deployment, from the "
+        "service's deployment ledger, else the CI system's history)."
     ),
     "/drift": (
         "`/drift status [model]`\n"
         "Current drift score, p-value, drift events in the last 24 h and the last drift time."
     ),
     "/chatops": (
-        "`/chatops help` | `/chatops audit [model]`\n"
-        "This help, or the recent requests, approvals and pipeline results."
+        "`/chatops help` | `/chatops audit [model]` | `/chatops models [model]`\n"
+        "This help; the recent requests, approvals and pipeline results; or per model the "
+        "champion, the version live in each environment and the drift state."
     ),
 }
 _VARS_NOTE = (
@@ -133,6 +136,13 @@ class AuditCommand:
     model: str | None = None
 
 
+@dataclass(frozen=True)
+class ModelsCommand:
+    """`/chatops models [model]`: champion, live versions and drift, for one model or all."""
+
+    model: str | None = None
+
+
 Command = (
     RetrainCommand
     | DeployCommand
@@ -140,6 +150,7 @@ Command = (
     | DriftStatusCommand
     | HelpCommand
     | AuditCommand
+    | ModelsCommand
 )
 
 
@@ -351,6 +362,10 @@ def _parse_chatops(tokens: list[str], usage: str) -> Command:
         if len(rest) > 1:
             raise _unexpected(rest[1:], usage)
         return AuditCommand(_name(rest[0], "model", usage) if rest else None)
+    if sub == "models":
+        if len(rest) > 1:
+            raise _unexpected(rest[1:], usage)
+        return ModelsCommand(_name(rest[0], "model", usage) if rest else None)
     raise UsageError(f"unknown /chatops subcommand {_show(tokens[0])}", usage)
 
 

@@ -416,4 +416,5 @@ def _deployment(dep: SdkDeployment, statuses: list[Any]) -> Deployment:
         sha=dep.sha,
         created_at=dep.created_at,
         url=url,
+        commit_only=version is None,
     )

@@ -325,6 +325,7 @@ def _deployment(raw: dict[str, Any], environment: str, version: str | None) -> D
     deployable = raw.get("deployable") or {}
     sha = str(raw.get("sha", ""))
     ref = str(raw.get("ref", ""))
+    commit_only = version is None and not deployable.get("tag")
     if version is None:
         version = ref if deployable.get("tag") else sha[:SHORT_SHA]
     return Deployment(
@@ -336,4 +337,5 @@ def _deployment(raw: dict[str, Any], environment: str, version: str | None) -> D
         sha=sha,
         created_at=_time(raw.get("created_at")) or _EPOCH,
         url=(deployable.get("pipeline") or {}).get("web_url") or deployable.get("web_url"),
+        commit_only=commit_only,
     )

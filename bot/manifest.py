@@ -41,7 +41,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "<model> <environment> [to <version>] [KEY=VALUE ...]",
     ),
     "/drift": ("Drift score, p-value and events per model", "status [model]"),
-    "/chatops": ("Help and the audit trail", "help | audit [model]"),
+    "/chatops": (
+        "Help, the audit trail and the models' versions",
+        "help | audit [model] | models [model]",
+    ),
 }
 
 

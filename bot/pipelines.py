@@ -169,7 +169,8 @@ class Deployment:
     """One deployment of a model to an environment.
 
     `version` is what a rollback pipeline is given as ``ROLLBACK_TO``; each adapter
-    documents where it takes it from.
+    documents where it takes it from. `commit_only`: the provider recorded no model version,
+    so `version` is the short commit sha (replies must say so, never call it a version).
     """
 
     id: str
@@ -180,6 +181,7 @@ class Deployment:
     sha: str
     created_at: datetime
     url: str | None = None
+    commit_only: bool = False
 
 
 class PipelineProvider(Protocol):

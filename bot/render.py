@@ -100,7 +100,7 @@ def title(ticket: Ticket) -> str:
         return f"Deploy {r.model} {r.version or '(default version)'} to {r.environment}"
     if r.action == "promote":
         return f"Promote {r.model} v{r.version} to champion"
-    return f"Roll back {r.model} in {r.environment} to {ticket.rollback_to}"
+    return f"Roll back {r.model} in {r.environment} to {ticket.rollback_label}"
 
 
 def run_label(run: RunInfo) -> str:

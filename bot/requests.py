@@ -32,11 +32,12 @@ from bot.approvals import (
 from bot.audit import Auditor
 from bot.commands import DeployCommand, RetrainCommand, RollbackCommand
 from bot.errors import BotError, NotAllowed
+from bot.ledger import Ledger
 from bot.options import BotOptions
 from bot.pipelines import PipelineError, check_ref, check_variables
 from bot.policy import Rule, check_request, describe, mentions
 from bot.render import check_shown, run_label
-from bot.rollback import choose_rollback_target
+from bot.rollback import RollbackTarget, previous_version
 from bot.runs import Runs
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
@@ -88,8 +89,10 @@ class Requests:
         options: BotOptions,
         auditor: Auditor,
         metrics: Metrics,
+        ledger: Ledger,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._ledger = ledger
         self._tickets = tickets
         self._runs = runs
         self._options = options
@@ -146,7 +149,7 @@ class Requests:
             approvers = mentions(rule.approvers) or "anyone but you"
             return Submitted(
                 ticket,
-                f"Approval requested in {channel}: {what} of {command.model} needs "
+                f"Approval requested in {channel}: {what} of {command.model}{_to(ticket)} needs "
                 f"{rule.approvals} approval(s) from {approvers}.",
             )
         started = await self._start(ticket)
@@ -201,21 +204,26 @@ class Requests:
         # the ref approvers see is the ref that runs, even if the model's config changes meanwhile
         ref = command.ref if isinstance(command, RetrainCommand) else None
         ref = ref or self._options.target(command.model).ref
-        rollback_to = await self._rollback_target(command)
-        return Ticket(request=request, ref=ref, rollback_to=rollback_to, origin=origin)
+        to = await self._rollback_target(command)
+        return Ticket(
+            request=request,
+            ref=ref,
+            rollback_to=to.value if to is not None else None,
+            rollback_commit=to is not None and to.commit,
+            origin=origin,
+        )
 
-    async def _rollback_target(self, command: PipelineCommand) -> str | None:
+    async def _rollback_target(self, command: PipelineCommand) -> RollbackTarget | None:
         if not isinstance(command, RollbackCommand):
             return None
         if command.to_version:
-            return command.to_version
-        provider = self._runs.provider_for(command.model)
-        target = self._options.target(command.model)
-        history = await provider.deployments(target=target, environment=command.environment)
-        chosen = choose_rollback_target(
-            history, model=command.model, environment=command.environment
+            return RollbackTarget(command.to_version)
+        return await previous_version(
+            self._ledger,
+            self._runs.provider_for(command.model),
+            self._options.target(command.model),
+            command.environment,
         )
-        return chosen.version
 
     async def decide(self, ticket_id: str, *, user: str, approving: bool) -> str:
         """Apply one Approve/Deny click; the answer for the clicker, or `NotAllowed` (audited)."""
@@ -321,7 +329,12 @@ def started_answer(ticket: Ticket) -> str:
     if ticket.run is None:
         return f"Could not start {describe(r.action, r.environment)} of {r.model}: {ticket.error}"
     started = link(ticket.run.url, run_label(ticket.run))
-    return f"Started {r.action} of {r.model}: {started} (following it in {r.channel})."
+    return f"Started {r.action} of {r.model}{_to(ticket)}: {started} (following it in {r.channel})."
+
+
+def _to(ticket: Ticket) -> str:
+    """` to v10` (or ` to commit abc1234 (no model version recorded)`) for a rollback."""
+    return f" to {ticket.rollback_label}" if ticket.rollback_to else ""
 
 
 def _detail(ticket: Ticket) -> str:
@@ -330,7 +343,7 @@ def _detail(ticket: Ticket) -> str:
     if r.version:
         parts.append(f"version {r.version}")
     if ticket.rollback_to:
-        parts.append(f"to {ticket.rollback_to}")
+        parts.append(f"to {ticket.rollback_label}")
     if ticket.ref:
         parts.append(f"ref {ticket.ref}")
     return " ".join(parts)

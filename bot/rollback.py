@@ -1,14 +1,64 @@
 """Which deployment a `/rollback` without a version goes back to.
 
-Pure: the adapters list an environment's deployments (`PipelineProvider.deployments`),
-this module picks one.
+The ledger (`bot.ledger`) and the adapters (`PipelineProvider.deployments`) list an
+environment's deployments, the pure functions here pick one. The ledger wins when it knows at
+least two deployments for the environment; the provider's history is the fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from bot.pipelines import Deployment, DeploymentStatus, NoRollbackTarget
+from bot.ledger import Ledger, LedgerEntry, target_label
+from bot.pipelines import (
+    Deployment,
+    DeploymentStatus,
+    NoRollbackTarget,
+    PipelineProvider,
+    PipelineTarget,
+)
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    """What a rollback pipeline gets as ROLLBACK_TO; `commit`: a commit, not a model version."""
+
+    value: str
+    commit: bool = False
+
+    @property
+    def label(self) -> str:
+        """`v10`, or `commit abc1234 (no model version recorded)`."""
+        return target_label(None, self.value) if self.commit else target_label(self.value)
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> RollbackTarget:
+        return cls(deployment.version, commit=deployment.commit_only)
+
+
+async def previous_version(
+    ledger: Ledger, provider: PipelineProvider, target: PipelineTarget, environment: str
+) -> RollbackTarget:
+    """The ledger's previous version, else the provider's previous successful deployment."""
+    known = from_ledger(await ledger.entries(target.model, environment))
+    if known is not None:
+        return known
+    history = await provider.deployments(target=target, environment=environment)
+    chosen = choose_rollback_target(history, model=target.model, environment=environment)
+    return RollbackTarget.of(chosen)
+
+
+def from_ledger(entries: Sequence[LedgerEntry]) -> RollbackTarget | None:
+    """The newest earlier entry with a model version other than the current one's (the
+    newest entry), or None when the ledger does not know two deployments to choose from."""
+    if len(entries) < 2:
+        return None
+    current = entries[0]
+    for earlier in entries[1:]:
+        if earlier.version and earlier.version != current.version:
+            return RollbackTarget(earlier.version)
+    return None
 
 
 def choose_rollback_target(

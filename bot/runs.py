@@ -22,8 +22,15 @@ import structlog
 from bot.approvals import ApprovalState, mark_failed, mark_started
 from bot.audit import Auditor
 from bot.follow import follow_run
+from bot.ledger import Ledger, ledger_entry
 from bot.options import BotOptions
-from bot.pipelines import PipelineError, PipelineProvider, PipelineRequest, PipelineRun
+from bot.pipelines import (
+    PipelineError,
+    PipelineProvider,
+    PipelineRequest,
+    PipelineRun,
+    PipelineStatus,
+)
 from bot.tasks import TaskSet
 from bot.ticket_store import TicketStore, with_status_reply
 from bot.tickets import RunInfo, Ticket
@@ -50,8 +57,10 @@ class Runs:
         providers: Mapping[str, PipelineProvider],
         auditor: Auditor,
         metrics: Metrics,
+        ledger: Ledger,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.ledger = ledger
         self._tickets = tickets
         self._options = options
         self._providers = providers
@@ -283,6 +292,14 @@ class Runs:
             + (f"; failed jobs: {', '.join(j.name for j in jobs)}" if jobs else ""),
             ticket=ticket.id,
         )
+        if run.status is PipelineStatus.SUCCESS:
+            await self._record_deployment(saved, run)
+
+    async def _record_deployment(self, ticket: Ticket, run: PipelineRun) -> None:
+        """A deploy or rollback that succeeded goes into the ledger."""
+        entry = ledger_entry(ticket, run_url=run.url, at=self._clock())
+        if entry is not None:
+            await self.ledger.record(entry)
 
     async def _note(self, ticket: Ticket, note: str) -> None:
         def noted(t: Ticket) -> Ticket | None:

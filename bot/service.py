@@ -30,10 +30,19 @@ from bot.buttons import (
     parse_gateway_button,
     parse_ticket_id,
 )
-from bot.commands import AuditCommand, DriftStatusCommand, HelpCommand, parse_command
+from bot.commands import (
+    AuditCommand,
+    DeployCommand,
+    DriftStatusCommand,
+    HelpCommand,
+    ModelsCommand,
+    parse_command,
+)
 from bot.drift_status import drift_rows, render_drift
 from bot.errors import BotError, NotAllowed, UsageError
 from bot.inbound import Refusal
+from bot.ledger import Ledger
+from bot.models_view import DriftStates, ModelsView
 from bot.options import BotOptions
 from bot.pipelines import PipelineError, PipelineProvider
 from bot.prometheus import MetricsSource, PrometheusError
@@ -46,6 +55,7 @@ from bot.silences import Alertmanager, SilenceError
 from bot.tasks import TaskSet
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
+from bot.versions import resolve_deploy
 from registry import ModelRegistry
 from slackio.blocks import Rendered
 from slackio.metrics import Metrics
@@ -107,6 +117,7 @@ class BotDeps:
     registry: ModelRegistry | None = None
     promotion_cards: PromotionCards | None = None
     promote_targets: Mapping[str, PromoteTarget] = field(default_factory=dict)
+    drift_states: DriftStates | None = None
     clock: Callable[[], float] = time.time
 
 
@@ -126,7 +137,9 @@ class Bot:
         self.tickets = TicketStore(
             deps.store, deps.options, wake_sender=deps.wake_sender, clock=deps.clock
         )
+        self.ledger = Ledger(deps.store)
         self.runs = Runs(
+            ledger=self.ledger,
             tickets=self.tickets,
             options=deps.options,
             providers=deps.providers,
@@ -135,6 +148,7 @@ class Bot:
             clock=deps.clock,
         )
         self.requests = Requests(
+            ledger=self.ledger,
             tickets=self.tickets,
             runs=self.runs,
             options=deps.options,
@@ -163,6 +177,14 @@ class Bot:
             cards=deps.promotion_cards,
             actions=deps.message_actions,
             clock=deps.clock,
+        )
+        self.models = ModelsView(
+            options=deps.options,
+            ledger=self.ledger,
+            provider_for=self.runs.provider_for,
+            targets=deps.promote_targets,
+            registry=deps.registry,
+            drift=deps.drift_states,
         )
 
     # --- entry points for the listeners (already acknowledged) ---------------------------------
@@ -253,9 +275,22 @@ class Bot:
                 return await self.audit.show(viewer, model)
             case DriftStatusCommand(model=model):
                 return await self.drift_status(model)
+            case ModelsCommand(model=model):
+                return await self.models.show(model)
+            case DeployCommand():
+                return await self.deploy(command, call)
             case _:
                 submitted = await self.requests.submit(command, ticket_id=call.key, user=call.user)
                 return submitted.answer
+
+    async def deploy(self, command: DeployCommand, call: CommandCall) -> str:
+        """`/deploy`: checked (and, without a version, filled) by the model registry first."""
+        self.requests.check(command, call.user)
+        resolved = await resolve_deploy(
+            command, targets=self._deps.promote_targets, registry=self._deps.registry
+        )
+        submitted = await self.requests.submit(resolved.command, ticket_id=call.key, user=call.user)
+        return "\n".join(line for line in (resolved.note, submitted.answer) if line)
 
     async def _click(self, click: ButtonClick) -> Rendered | str:
         try:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.approvals import ApprovalRequest, ApprovalState
+from bot.ledger import target_label
 from bot.pipelines import JobFailure, PipelineRun, PipelineStatus
 
 _FORMAT = 1
@@ -96,6 +97,7 @@ class Ticket:
     request: ApprovalRequest
     ref: str | None = None
     rollback_to: str | None = None
+    rollback_commit: bool = False  # rollback_to is a commit sha: no model version was recorded
     origin: str | None = None  # key of the gateway message whose button made this request
     run: RunInfo | None = None
     error: str | None = None  # why the pipeline could not be started
@@ -110,6 +112,13 @@ class Ticket:
     def key(self) -> str:
         """State key and message key: `req:<id>`."""
         return state_key(self.id)
+
+    @property
+    def rollback_label(self) -> str:
+        """The rollback target as replies name it (a commit is never called a version)."""
+        if self.rollback_commit:
+            return target_label(None, self.rollback_to)
+        return target_label(self.rollback_to)
 
     @property
     def is_open(self) -> bool:
@@ -141,6 +150,7 @@ def dump_ticket(ticket: Ticket) -> str:
             "request": ticket.request.to_json(),
             "ref": ticket.ref,
             "rollback_to": ticket.rollback_to,
+            "rollback_commit": ticket.rollback_commit,
             "origin": ticket.origin,
             "run": None if run is None else _dump_run(run),
             "error": ticket.error,
@@ -163,6 +173,7 @@ def load_ticket(data: str) -> Ticket:
         request=ApprovalRequest.from_json(request),
         ref=_opt(raw, "ref"),
         rollback_to=_opt(raw, "rollback_to"),
+        rollback_commit=raw.get("rollback_commit") is True,
         origin=_opt(raw, "origin"),
         run=_load_run(run) if isinstance(run, dict) else None,
         error=_opt(raw, "error"),

@@ -42,6 +42,7 @@ from bot.silences import Alertmanager
 from bot.slack_app import build_slack_app, dispatch
 from bot.tasks import TaskSet
 from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline, policy_of
+from chatops.drift_states import StoreDriftStates
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE
 from chatops.settings import Settings
 from gateway.records import GatewayRecords
@@ -184,6 +185,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
             registry=events.registry if events is not None else None,
             promotion_cards=events,
             promote_targets=promote_targets(app[CONFIG]),
+            drift_states=StoreDriftStates(app[STORE]),
         )
     )
     app[BOT] = bot

@@ -48,6 +48,28 @@ def test_round_trip_with_a_run() -> None:
     assert not again.following
 
 
+def test_a_rollback_to_a_commit_is_remembered_and_named_as_one() -> None:
+    request = ApprovalRequest(
+        id="cmd-2",
+        action="rollback",
+        model="m",
+        environment="production",
+        version=None,
+        variables={},
+        requester="U1",
+        created_at=NOW,
+        expires_at=NOW,
+        approvals_needed=0,
+        state=ApprovalState.APPROVED,
+        channel="#c",
+    )
+    ticket = Ticket(request, rollback_to="abc1234", rollback_commit=True)
+    again = load_ticket(dump_ticket(ticket))
+    assert again.rollback_commit
+    assert again.rollback_label == "commit abc1234 (no model version recorded)"
+    assert Ticket(request, rollback_to="v3").rollback_label == "v3"
+
+
 def test_open_and_following() -> None:
     request = ApprovalRequest(
         id="cmd-2",

@@ -20,6 +20,7 @@ from bot.commands import (
     DeployCommand,
     DriftStatusCommand,
     HelpCommand,
+    ModelsCommand,
     RetrainCommand,
     RollbackCommand,
     help_text,
@@ -268,9 +269,11 @@ def test_chatops_subcommands() -> None:
     assert parse_command("/chatops", "help nothing") == HelpCommand()
     assert parse_command("/chatops", "audit") == AuditCommand()
     assert parse_command("/chatops", "audit fraud") == AuditCommand("fraud")
+    assert parse_command("/chatops", "models") == ModelsCommand()
+    assert parse_command("/chatops", "Models fraud") == ModelsCommand("fraud")
 
 
-@pytest.mark.parametrize("text", ["frobnicate", "audit a b", "help a b"])
+@pytest.mark.parametrize("text", ["frobnicate", "audit a b", "help a b", "models a b", "models !"])
 def test_chatops_usage_errors(text: str) -> None:
     usage_error("/chatops", text)
 

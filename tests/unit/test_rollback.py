@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from bot.ledger import LedgerEntry
 from bot.pipelines import Deployment, DeploymentStatus, NoRollbackTarget, PipelineError
-from bot.rollback import choose_rollback_target
+from bot.rollback import RollbackTarget, choose_rollback_target, from_ledger
 
 S, F, R = DeploymentStatus.SUCCESS, DeploymentStatus.FAILED, DeploymentStatus.RUNNING
 
@@ -73,3 +75,24 @@ def test_a_single_success_has_nothing_before_it() -> None:
     assert "no earlier successful deployment in production" in message
     assert "(v2)" in message
     assert isinstance(caught.value, PipelineError)
+
+
+def entry(version: str | None, commit: str | None = None) -> LedgerEntry:
+    return LedgerEntry("m", "production", "deploy", version, "", "U1", (), 0.0, commit=commit)
+
+
+def test_the_ledger_decides_only_when_it_knows_two() -> None:
+    assert from_ledger([]) is None
+    assert from_ledger([entry("v2")]) is None
+    assert from_ledger([entry("v2"), entry("v2")]) is None
+    assert from_ledger([entry("v3"), entry("v3"), entry("v1")]) == RollbackTarget("v1")
+    # an entry without a model version (a commit, or the pipeline's default) is never a target
+    assert from_ledger([entry("v3"), entry(None, "abc1234"), entry("v1")]) == RollbackTarget("v1")
+    assert from_ledger([entry(None, "abc1234"), entry("v1")]) == RollbackTarget("v1")
+
+
+def test_a_commit_only_deployment_is_named_as_a_commit() -> None:
+    latest, earlier = history((S, "abc1234"), (S, "def5678"))
+    commit = RollbackTarget.of(replace(earlier, commit_only=True))
+    assert commit.label == "commit abc1234 (no model version recorded)"
+    assert RollbackTarget.of(latest).label == "def5678"

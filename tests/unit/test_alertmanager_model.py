@@ -184,16 +184,16 @@ def test_an_incident_keeps_at_most_limit_alerts_and_counts_the_rest() -> None:
 
     # Alertmanager sends the whole group again, grown by 10: only those 10 are new
     more = grown(40)
-    earlier = {a.fingerprint: Status.FIRING for a in payload.alerts}
+    earlier = {a.key: Status.FIRING for a in payload.alerts}
     again, changes = incidents.merge(incident, more, now=NOW, limit=10, earlier=earlier)
     assert len(again.alerts) == 10
     assert (again.omitted_firing, again.omitted_resolved) == (30, 0)
-    new = {a.fingerprint for a in more.alerts} - set(earlier)
-    assert {c.alert.fingerprint for c in changes} == new
+    new = {a.key for a in more.alerts} - set(earlier)
+    assert {c.alert.key for c in changes} == new
 
     # every alert resolved: counted ones too, each reported once
     done = grown(40, resolved=True)
-    earlier = {a.fingerprint: Status.FIRING for a in more.alerts}
+    earlier = {a.key: Status.FIRING for a in more.alerts}
     resolved, changes = incidents.merge(again, done, now=NOW, limit=10, earlier=earlier)
     assert resolved.status is Status.RESOLVED
     assert (len(resolved.alerts), resolved.omitted_firing, resolved.omitted_resolved) == (10, 0, 30)

@@ -227,8 +227,8 @@ def merge(
     )
     if merged.status is Status.RESOLVED and incident.resolved_at is None and changes:
         merged = replace(merged, resolved_at=now)
-    elif merged.status is Status.FIRING:
-        merged = replace(merged, resolved_at=None)
+    elif merged.status is Status.FIRING:  # seen firing now, whatever came first
+        merged = replace(merged, resolved_at=None, first_seen_resolved=False)
     return merged, changes
 
 

@@ -203,6 +203,11 @@ def _from_snapshot(items: list[_Item], model: str) -> DriftEvent:
         value = count.value if isinstance(count.value, dict) else {}
         drifted = int(_number(value.get("count"), "DriftedColumnsCount.value.count"))
         share = _number(value.get("share"), "DriftedColumnsCount.value.share")
+        if drifted < 0 or not 0 <= share <= 1:
+            raise BadPayload(
+                "invalid Evidently export",
+                ["DriftedColumnsCount.value: count must be >= 0 and share within 0..1"],
+            )
         threshold = _number(count.params.get("drift_share", 0.5), "drift_share")
         detected = share >= threshold
     return DriftEvent(
@@ -221,7 +226,9 @@ def _value_drift(item: _Item) -> ColumnDrift | None:
     """One column's drift: score vs threshold (below for a p-value, at or above otherwise)."""
     params = item.params
     score, column = item.value, params.get("column")
-    if not isinstance(score, int | float) or not math.isfinite(score) or not column:
+    if isinstance(score, bool) or not isinstance(score, int | float) or not column:
+        return None
+    if not math.isfinite(score):
         return None
     method = str(params.get("method") or "")
     p_value = "p_value" in method or "p-value" in method

@@ -78,6 +78,10 @@ def test_a_test_suite_without_failures_is_no_drift() -> None:
             "invalid Evidently export",
         ),
         (
+            {"metrics": [metric("DriftedColumnsCount()", {"count": 3, "share": 1.5})]},
+            "invalid Evidently export",
+        ),
+        (
             {"metrics": [{"metric": "DatasetDriftMetric", "result": {"dataset_drift": "maybe"}}]},
             "invalid Evidently export",
         ),

@@ -94,7 +94,7 @@ class InboundGuard:
         return None
 
     def _refuse(self, body: Mapping[str, Any], kind: str, teams: set[str]) -> BoltResponse:
-        outside = sorted(teams - self._team_ids) or ["(none)"]
+        outside = sorted(teams - self._team_ids) or [_no_workspace(body)]
         refusal = Refusal("workspace_not_allowed", kind, ",".join(outside), _user(body))
         log.warning(
             "slack_request_refused",
@@ -115,6 +115,20 @@ class InboundGuard:
 
 
 _JSON: dict[str, str | Sequence[str]] = {"content-type": "application/json"}
+
+
+def _no_workspace(body: Mapping[str, Any]) -> str:
+    """For a payload naming no workspace: the Enterprise Grid organisation it names, if any
+    (an org-wide install's interactivity can carry `team: null` and only `enterprise`)."""
+    enterprise, team = body.get("enterprise"), body.get("team")
+    for value in (
+        body.get("enterprise_id"),
+        enterprise.get("id") if isinstance(enterprise, Mapping) else None,
+        team.get("enterprise_id") if isinstance(team, Mapping) else None,
+    ):
+        if isinstance(value, str) and value:
+            return f"no workspace id, organisation {value}"
+    return "(none)"
 
 
 async def ignore_event(ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:

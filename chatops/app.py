@@ -67,6 +67,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         webhook_token=_secret(settings.chatops_webhook_token),
         drift_secret=_secret(settings.chatops_drift_secret),
         body_timeout=settings.chatops_body_timeout,
+        post_resolved_only_groups=config.gateway.post_resolved_only_groups,
     )
 
 

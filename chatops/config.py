@@ -217,6 +217,11 @@ class DedupConfig(_Strict):
         return seconds
 
 
+class GatewayConfig(_Strict):
+    # post a group whose first notification is already resolved (the message says so)
+    post_resolved_only_groups: Annotated[bool, Field(strict=True)] = True
+
+
 class ApprovalsConfig(_Strict):
     expire_after: float = 24 * 3600
 
@@ -239,6 +244,7 @@ class AppConfig(_Strict):
     policy: dict[str, dict[str, RuleConfig]] = Field(default_factory=dict)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
 
     def channel_for(self, model: str | None) -> str:

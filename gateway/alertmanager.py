@@ -7,7 +7,9 @@ alert's `endsAt` is the zero time `0001-01-01T00:00:00Z`, which we read as "no e
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -74,6 +76,14 @@ def _parse_rfc3339(text: str) -> datetime:
         raise ValueError(f"not an RFC3339 timestamp: {text[:40]!r}") from e
 
 
+def alert_key(fingerprint: str, labels: Mapping[str, str]) -> str:
+    """The identity of an alert: its fingerprint and a hash of its labels. Alertmanager's
+    fingerprint is itself a hash of the labels, but other senders (vmalert-style, hand-made
+    bodies) may give two alerts with different labels one fingerprint: they stay two alerts."""
+    digest = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:12]
+    return f"{fingerprint}~{digest}"
+
+
 class Alert(BaseModel):
     """One alert of a notification."""
 
@@ -102,6 +112,11 @@ class Alert(BaseModel):
             digest = hashlib.sha256(repr(sorted(self.labels.items())).encode()).hexdigest()
             object.__setattr__(self, "fingerprint", digest[:16])
         return self
+
+    @functools.cached_property
+    def key(self) -> str:
+        """Identity within a group (`alert_key`): fingerprint plus a hash of the labels."""
+        return alert_key(self.fingerprint, self.labels)
 
 
 class AlertmanagerPayload(BaseModel):

@@ -1,12 +1,13 @@
 """Dedup identity of an alert event, and this process's memory of recent ones.
 
-An occurrence is `(fingerprint, startsAt)`; with its status it is one event, and events are
-deduplicated per Alertmanager group: the same alert routed to two groups (a team channel and
-an SRE channel) is a separate event in each, so each group's message gets it. The store's
-seen-set is the shared record (every replica); `RecentEvents` is a bounded in-process memory
-of events this process already saw folded, so Alertmanager's frequent re-sends are answered
-without a store round trip. It only ever says "already handled" for keys that were saved, so
-losing it (a restart) costs a store lookup, never a notification.
+An occurrence is `(alert key, startsAt)` (the key is the fingerprint plus a hash of the labels,
+so two alerts a sender gave one fingerprint stay two); with its status it is one event, and
+events are deduplicated per Alertmanager group: the same alert routed to two groups (a team
+channel and an SRE channel) is a separate event in each, so each group's message gets it. The
+store's seen-set is the shared record (every replica); `RecentEvents` is a bounded in-process
+memory of events this process already saw folded, so Alertmanager's frequent re-sends are
+answered without a store round trip. It only ever says "already handled" for keys that were
+saved, so losing it (a restart) costs a store lookup, never a notification.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from storage import Store
 DEFAULT_CAPACITY = 50_000
 
 
-def occurrence(group_key: str, fingerprint: str, starts_at: datetime | None, status: str) -> str:
-    """Dedup identity of one alert event: (groupKey, fingerprint, startsAt, status)."""
+def occurrence(group_key: str, key: str, starts_at: datetime | None, status: str) -> str:
+    """Dedup identity of one alert event: (groupKey, alert key, startsAt, status)."""
     stamp = starts_at.isoformat() if starts_at else "-"
-    return f"am:{group_id(group_key)}:{fingerprint}:{stamp}:{status}"
+    return f"am:{group_id(group_key)}:{key}:{stamp}:{status}"
 
 
 class RecentEvents:
@@ -65,13 +66,13 @@ _OTHER = {Status.FIRING: Status.RESOLVED, Status.RESOLVED: Status.FIRING}
 def event_keys(payload: AlertmanagerPayload) -> list[str]:
     """The dedup key of each alert event of a notification."""
     group = payload.group_key
-    return [occurrence(group, a.fingerprint, a.starts_at, a.status) for a in payload.alerts]
+    return [occurrence(group, a.key, a.starts_at, a.status) for a in payload.alerts]
 
 
 @dataclass(frozen=True)
 class Earlier:
     """With which status alerts the incident only counts were folded before: `found` from
-    the events already looked up, `others` (key -> fingerprint, status) still to look up."""
+    the events already looked up, `others` (event key -> alert key, status) still to look up."""
 
     found: dict[str, Status]
     others: dict[str, tuple[str, Status]]
@@ -87,27 +88,24 @@ def earlier_candidates(
     others: dict[str, tuple[str, Status]] = {}
     if current is None or not current.omitted:
         return Earlier(found, others)
-    kept, group = {a.fingerprint for a in current.alerts}, payload.group_key
+    kept, group = {a.key for a in current.alerts}, payload.group_key
     for alert in payload.alerts:
-        if alert.fingerprint in kept:
+        if alert.key in kept:
             continue
         status = Status(alert.status)
-        if occurrence(group, alert.fingerprint, alert.starts_at, status) in seen:
-            found[alert.fingerprint] = status
+        if occurrence(group, alert.key, alert.starts_at, status) in seen:
+            found[alert.key] = status
             continue
         other = _OTHER[status]
-        others[occurrence(group, alert.fingerprint, alert.starts_at, other)] = (
-            alert.fingerprint,
-            other,
-        )
+        others[occurrence(group, alert.key, alert.starts_at, other)] = (alert.key, other)
     return Earlier(found, others)
 
 
 async def earlier_statuses(store: Store, earlier: Earlier, *, now: float) -> dict[str, Status]:
-    """Fingerprint -> the status it was folded with, so an alert that was counted, not kept,
+    """Alert key -> the status it was folded with, so an alert that was counted, not kept,
     is neither announced as new again nor counted twice (the seen-set is the memory)."""
     found = dict(earlier.found)
     for key in await store.seen(list(earlier.others), now=now) if earlier.others else ():
-        fingerprint, status = earlier.others[key]
-        found[fingerprint] = status
+        alert, status = earlier.others[key]
+        found[alert] = status
     return found

@@ -1,7 +1,8 @@
-"""Drift webhooks (docs/architecture.md): two body formats, HMAC signatures, one message per model.
+"""Drift webhooks (docs/architecture.md): three formats, HMAC signatures, one message per model.
 
-Formats: the existing script's `{"event": "drift", "payload": {"p_val", "is_drift", ...}}` and
-an Evidently-style summary `{"event": "drift", "source": "evidently", "payload": {...}}`.
+Formats: the existing script's `{"event": "drift", "payload": {"p_val", "is_drift", ...}}`, an
+Evidently-style summary `{"event": "drift", "source": "evidently", "payload": {...}}`, and
+Evidently's own Report/TestSuite/snapshot JSON as exported (gateway/evidently.py).
 """
 
 from __future__ import annotations
@@ -128,23 +129,20 @@ class DriftIncident:
 
 def parse_drift(body: bytes, *, model_param: str | None, default_model: str | None) -> DriftEvent:
     """Validate a drift body and resolve its model (payload.model, ?model=, default_model)."""
+    from gateway import evidently  # it builds this module's DriftEvent
+
     try:
         raw = TypeAdapter(dict[str, Any]).validate_json(body)
+        if evidently.is_export(raw):
+            return evidently.parse_export(raw, _model(None, model_param, default_model))
         parsed: ScriptBody | EvidentlyBody = (
             EvidentlyBody.model_validate(raw)
             if raw.get("source") == "evidently"
             else ScriptBody.model_validate(raw)
         )
     except ValidationError as e:
-        raise BadPayload("invalid drift webhook payload", details_of(e)) from e
-    model = parsed.payload.model or model_param or default_model
-    if not model:
-        raise BadPayload(
-            "drift event names no model",
-            ["payload.model: field required (or pass ?model=, or set drift.default_model)"],
-        )
-    if not MODEL_NAME.match(model):
-        raise BadPayload("invalid drift webhook payload", [f"model: invalid name {model[:80]!r}"])
+        raise BadPayload("invalid drift webhook payload", [*details_of(e), *ACCEPTED]) from e
+    model = _model(parsed.payload.model, model_param, default_model)
     if isinstance(parsed, EvidentlyBody):
         return _from_evidently(parsed.payload, model)
     p = parsed.payload
@@ -156,6 +154,28 @@ def parse_drift(body: bytes, *, model_param: str | None, default_model: str | No
         p_value=p.p_val,
         report_url=p.report_url,
     )
+
+
+# Said with every refused body: what is accepted and where it is described.
+ACCEPTED = (
+    'accepted: {"event": "drift", "payload": {"p_val", "is_drift"}} (a drift script), '
+    '{"event": "drift", "source": "evidently", "payload": {"dataset_drift", '
+    '"share_of_drifted_columns"}} (a summary), or an Evidently Report, TestSuite or '
+    "snapshot JSON posted as exported, with ?model= (see README.md, Supported senders)",
+)
+
+
+def _model(named: str | None, model_param: str | None, default_model: str | None) -> str:
+    """The event's model: the body's, else ?model=, else drift.default_model; a valid name."""
+    model = named or model_param or default_model
+    if not model:
+        raise BadPayload(
+            "drift event names no model",
+            ["payload.model: field required (or pass ?model=, or set drift.default_model)"],
+        )
+    if not MODEL_NAME.match(model):
+        raise BadPayload("invalid drift webhook payload", [f"model: invalid name {model[:80]!r}"])
+    return model
 
 
 def _from_evidently(p: EvidentlyPayload, model: str) -> DriftEvent:

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from pydantic import TypeAdapter
 
-from gateway.alertmanager import Alert, AlertmanagerPayload
+from gateway.alertmanager import Alert, AlertmanagerPayload, alert_key
 
 
 class Status(StrEnum):
@@ -53,9 +53,14 @@ class AlertSnapshot:
     def name(self) -> str:
         return self.labels.get("alertname", "alert")
 
+    @functools.cached_property
+    def key(self) -> str:
+        """Identity within the group: fingerprint plus a hash of the labels (`alert_key`)."""
+        return alert_key(self.fingerprint, self.labels)
+
     @property
     def occurrence(self) -> tuple[str, datetime]:
-        return (self.fingerprint, self.starts_at)
+        return (self.key, self.starts_at)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class Incident:
     actions: tuple[ActionRecord, ...] = field(default=())
     omitted_firing: int = 0  # alerts of the group beyond the kept `alerts`, only counted
     omitted_resolved: int = 0
+    # the group's first notification here already had every alert resolved (the gateway was
+    # not receiving, or not running, while they fired)
+    first_seen_resolved: bool = False
 
     @property
     def status(self) -> Status:
@@ -162,7 +170,13 @@ def open_incident(payload: AlertmanagerPayload, *, generation: int, now: datetim
         truncated=payload.truncated_alerts,
         opened_at=now,
         updated_at=now,
+        first_seen_resolved=resolved_only(payload),
     )
+
+
+def resolved_only(payload: AlertmanagerPayload) -> bool:
+    """Every alert of the notification is resolved (and it has some)."""
+    return bool(payload.alerts) and all(a.status == "resolved" for a in payload.alerts)
 
 
 def starts_new_incident(current: Incident | None, payload: AlertmanagerPayload) -> bool:
@@ -172,9 +186,7 @@ def starts_new_incident(current: Incident | None, payload: AlertmanagerPayload) 
     if current.status is Status.FIRING:
         return False
     known = {a.occurrence for a in current.alerts}
-    return any(
-        a.status == "firing" and (a.fingerprint, a.starts_at) not in known for a in payload.alerts
-    )
+    return any(a.status == "firing" and (a.key, a.starts_at) not in known for a in payload.alerts)
 
 
 DEFAULT_LIMIT = 500
@@ -190,10 +202,10 @@ def merge(
 ) -> tuple[Incident, list[Change]]:
     """Fold a notification into the incident; return the new incident and what changed.
 
-    `earlier`: fingerprint -> the status an alert of this payload was folded with before (the
+    `earlier`: alert key -> the status an alert of this payload was folded with before (the
     caller's dedup memory), for alerts the incident only counts instead of keeping.
     """
-    by_fp = {a.fingerprint: a for a in incident.alerts}
+    by_fp = {a.key: a for a in incident.alerts}
     omitted = Counter({Status.FIRING: incident.omitted_firing})
     omitted[Status.RESOLVED] = incident.omitted_resolved
     changes = _fold_alerts(by_fp, omitted, payload, earlier or {})
@@ -215,8 +227,8 @@ def merge(
     )
     if merged.status is Status.RESOLVED and incident.resolved_at is None and changes:
         merged = replace(merged, resolved_at=now)
-    elif merged.status is Status.FIRING:
-        merged = replace(merged, resolved_at=None)
+    elif merged.status is Status.FIRING:  # seen firing now, whatever came first
+        merged = replace(merged, resolved_at=None, first_seen_resolved=False)
     return merged, changes
 
 
@@ -230,15 +242,15 @@ def _fold_alerts(
     changes: list[Change] = []
     for alert in payload.alerts:
         new = snapshot(alert)
-        old = by_fp.get(new.fingerprint)
-        before = earlier.get(new.fingerprint) if old is None else None
+        old = by_fp.get(new.key)
+        before = earlier.get(new.key) if old is None else None
         if before is not None and omitted[before] > 0:  # it was counted, not kept
             omitted[before] -= 1
             old = replace(new, status=before)
         change = _change(old, new)
         if change is not None:
             changes.append(Change(change, new))
-        by_fp[new.fingerprint] = new if old is None or change is not None else _refresh(old, new)
+        by_fp[new.key] = new if old is None or change is not None else _refresh(old, new)
     return changes
 
 
@@ -259,7 +271,7 @@ def _resolve_rest(
     by_fp: dict[str, AlertSnapshot], payload: AlertmanagerPayload, now: datetime
 ) -> list[Change]:
     """A resolved, untruncated notification means no alert of the group is firing any more."""
-    listed = {a.fingerprint for a in payload.alerts}
+    listed = {a.key for a in payload.alerts}
     changes = []
     for fp, alert in list(by_fp.items()):
         if fp not in listed and alert.status is Status.FIRING:
@@ -270,7 +282,7 @@ def _resolve_rest(
 
 
 def _order(alert: AlertSnapshot) -> tuple[int, datetime, str]:
-    return (0 if alert.status is Status.FIRING else 1, alert.starts_at, alert.fingerprint)
+    return (0 if alert.status is Status.FIRING else 1, alert.starts_at, alert.key)
 
 
 def _kept(by_fp: dict[str, AlertSnapshot], limit: int) -> list[AlertSnapshot]:
@@ -282,7 +294,7 @@ def _kept(by_fp: dict[str, AlertSnapshot], limit: int) -> list[AlertSnapshot]:
 
 
 def _keeping_order(alert: AlertSnapshot) -> tuple[bool, float, str]:
-    return (alert.status is not Status.FIRING, -alert.starts_at.timestamp(), alert.fingerprint)
+    return (alert.status is not Status.FIRING, -alert.starts_at.timestamp(), alert.key)
 
 
 def with_action(incident: Incident, record: ActionRecord) -> Incident:

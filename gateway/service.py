@@ -66,6 +66,8 @@ class GatewayOptions:
     webhook_token: str | None = None
     drift_secret: str | None = None
     body_timeout: float = 10.0  # seconds to receive a whole webhook body (408 after)
+    # post a group whose first notification here is already resolved (said so in the message)
+    post_resolved_only_groups: bool = True
 
     def channel_for(self, model: str | None) -> str:
         return self.model_channels.get(model or "", self.default_channel)
@@ -108,6 +110,8 @@ class Gateway:
                 self._recent.remember(keys, until=until)
                 return self._duplicate("alertmanager")
             outcome = await self._fold_group(payload, now, seen)
+            if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
+                return outcome
             await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
             self._recent.remember(keys, until=until)
             return outcome
@@ -137,6 +141,8 @@ class Gateway:
         for _ in range(_CAS_ATTEMPTS):
             stored = await self.store.get_state(key)
             current = incidents.load_incident(stored.data) if stored else None
+            if current is None and self._skips_resolved_only(payload):
+                return Outcome.IGNORED
             size = len(payload.alerts)
             candidates = functools.partial(earlier_candidates, payload, current, seen)
             earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
@@ -162,6 +168,13 @@ class Gateway:
                 )
                 return Outcome.ACCEPTED
         raise StoreError(f"too much contention on {key}")
+
+    def _skips_resolved_only(self, payload: AlertmanagerPayload) -> bool:
+        """A group first seen already resolved, when such groups are not posted."""
+        if self.options.post_resolved_only_groups or not incidents.resolved_only(payload):
+            return False
+        log.info("resolved_only_group_skipped", group_key=payload.group_key)
+        return True
 
     def _folded(
         self,

@@ -31,6 +31,7 @@ from slackio.blocks import (
     button,
     clip,
     clip_mrkdwn,
+    code,
     date_token,
     escape,
     link,
@@ -48,6 +49,7 @@ _SEVERITY_RANK: Final = {
 }
 _EMOJI: Final = {3: "🔴", 2: "🟠", 1: "🔵"}
 _RESOLVED: Final = "✅"
+_UNSEEN: Final = "resolved before it was seen firing"
 _CHANGE_WORDS: Final = {
     ChangeKind.NEW: ("🔥", "New"),
     ChangeKind.REFIRED: ("🔁", "Firing again"),
@@ -126,6 +128,7 @@ def _status_line(incident: Incident) -> str:
         text = "🔥 Firing" + (f" · {firing} of {total} alerts" if total > 1 else "")
     else:
         text = f"{_RESOLVED} Resolved" + (f" · {total} alerts" if total > 1 else "")
+        text += f" · {_UNSEEN}" if incident.first_seen_resolved else ""
     return text + (f" · +{incident.truncated} not shown" if incident.truncated else "")
 
 
@@ -175,7 +178,18 @@ def _alert_facts(alert: AlertSnapshot, incident: Incident, *, single: bool) -> l
         facts.append(link(runbook, "Runbook"))
     if safe_url(alert.generator_url):
         facts.append(link(alert.generator_url, "Source"))
+    elif alert.generator_url.strip():  # relative (`/graph?g0.expr=…`): no host to link to
+        facts.append(f"Source from {_sender(incident)}: `{code(alert.generator_url, 200)}`")
     return [f for f in facts if f]
+
+
+def _sender(incident: Incident) -> str:
+    """Who sent the group, for a link that cannot be followed: its external URL's host,
+    else its receiver's name."""
+    host = urllib.parse.urlsplit(safe_url(incident.external_url) or "").hostname
+    if host:
+        return escape(clip(host, 80))
+    return f"receiver {escape(clip(incident.receiver, 80))}" if incident.receiver else "the sender"
 
 
 def _alert_text(alert: AlertSnapshot, incident: Incident, *, several_names: bool) -> str:
@@ -298,6 +312,9 @@ def render_incident(
         tail.append(context_block("chatops.truncated", [note]))
     if incident.omitted:
         tail.append(context_block("chatops.omitted", [_omitted_note(incident)]))
+    if incident.first_seen_resolved and not firing:
+        note = f"🕓 This group was {_UNSEEN}: its first notification here came after it resolved"
+        tail.append(context_block("chatops.unseen", [note]))
     tail += _links(incident) + record_block(incident.message_key, incident.actions)
     defaults = rollback_environments or {}
     buttons = _incident_buttons(incident, pipeline_models, defaults, silence=silence)
@@ -318,7 +335,9 @@ def _omitted_note(incident: Incident) -> str:
 def _fallback(incident: Incident, emoji: str, severity: str) -> str:
     """The notification line: `🔴 FIRING: ModelDriftDetected · fraud-detector (critical) — …`."""
     firing = incident.status is Status.FIRING
-    text = f"{emoji} {'FIRING' if firing else 'RESOLVED'}: {escape(_subject(incident))}"
+    word = "FIRING" if firing else "RESOLVED"
+    word += f" ({_UNSEEN})" if incident.first_seen_resolved and not firing else ""
+    text = f"{emoji} {word}: {escape(_subject(incident))}"
     text += f" ({escape(clip(severity, 40))})" if severity and firing else ""
     total = _total(incident)
     if total == 1 and incident.alerts:

@@ -184,16 +184,16 @@ def test_an_incident_keeps_at_most_limit_alerts_and_counts_the_rest() -> None:
 
     # Alertmanager sends the whole group again, grown by 10: only those 10 are new
     more = grown(40)
-    earlier = {a.fingerprint: Status.FIRING for a in payload.alerts}
+    earlier = {a.key: Status.FIRING for a in payload.alerts}
     again, changes = incidents.merge(incident, more, now=NOW, limit=10, earlier=earlier)
     assert len(again.alerts) == 10
     assert (again.omitted_firing, again.omitted_resolved) == (30, 0)
-    new = {a.fingerprint for a in more.alerts} - set(earlier)
-    assert {c.alert.fingerprint for c in changes} == new
+    new = {a.key for a in more.alerts} - set(earlier)
+    assert {c.alert.key for c in changes} == new
 
     # every alert resolved: counted ones too, each reported once
     done = grown(40, resolved=True)
-    earlier = {a.fingerprint: Status.FIRING for a in more.alerts}
+    earlier = {a.key: Status.FIRING for a in more.alerts}
     resolved, changes = incidents.merge(again, done, now=NOW, limit=10, earlier=earlier)
     assert resolved.status is Status.RESOLVED
     assert (len(resolved.alerts), resolved.omitted_firing, resolved.omitted_resolved) == (10, 0, 30)
@@ -210,3 +210,34 @@ def test_firing_alerts_are_kept_before_resolved_ones() -> None:
     incident, _ = incidents.merge(incident, mixed, now=NOW, limit=5)
     assert [a.status for a in incident.alerts] == [Status.FIRING] * 4 + [Status.RESOLVED]
     assert (incident.omitted_firing, incident.omitted_resolved) == (0, 7)
+
+
+def test_a_group_first_seen_resolved_is_marked_until_it_is_seen_firing() -> None:
+    resolved = parse_alertmanager(am("api_resolved_single-alert"))
+    opened = incidents.open_incident(resolved, generation=1, now=NOW)
+    incident, _ = incidents.merge(opened, resolved, now=NOW)
+    assert incident.first_seen_resolved
+    assert incidents.load_incident(incidents.dump_incident(incident)) == incident
+
+    # the firing notification arrives late (same occurrence): it was seen firing after all
+    firing = parse_alertmanager(am("api_firing_single-alert"))
+    assert not incidents.starts_new_incident(incident, firing)
+    refired, _ = incidents.merge(incident, firing, now=NOW)
+    assert not refired.first_seen_resolved
+    again, _ = incidents.merge(refired, resolved, now=NOW)
+    assert again.status is Status.RESOLVED
+    assert not again.first_seen_resolved
+
+
+def test_alerts_sharing_a_fingerprint_are_told_apart_by_their_labels() -> None:
+    payload = parse_alertmanager(am("api_firing_single-alert"))
+    alert = payload.alerts[0]
+    twin = alert.model_copy(update={"labels": {**alert.labels, "severity": "warning"}})
+    assert twin.fingerprint == alert.fingerprint
+    assert twin.key != alert.key
+    both = payload.model_copy(update={"alerts": [alert, twin]})
+    incident, changes = incidents.merge(
+        incidents.open_incident(both, generation=1, now=NOW), both, now=NOW
+    )
+    assert len(incident.alerts) == 2
+    assert [c.kind for c in changes] == [ChangeKind.NEW, ChangeKind.NEW]

@@ -148,3 +148,14 @@ def test_max_alerts_per_incident_defaults_to_500_and_is_checked() -> None:
         with pytest.raises(ConfigError) as err:
             parse_config({"dedup": {"max_alerts_per_incident": bad}})
         assert err.value.problems[0].startswith("dedup.max_alerts_per_incident:"), bad
+
+
+def test_post_resolved_only_groups_is_a_strict_boolean_defaulting_to_true() -> None:
+    assert parse_config({}).gateway.post_resolved_only_groups is True
+    assert parse_config({"gateway": {"post_resolved_only_groups": False}}).gateway.model_dump() == {
+        "post_resolved_only_groups": False
+    }
+    for bad in ("no", 0):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"gateway": {"post_resolved_only_groups": bad}})
+        assert err.value.problems[0].startswith("gateway.post_resolved_only_groups")

@@ -24,6 +24,7 @@ from enum import StrEnum
 from pydantic import TypeAdapter
 
 from gateway.alertmanager import Alert, AlertmanagerPayload
+from gateway.grafana import GrafanaAlertInfo, GrafanaGroupInfo, alert_info, group_info
 
 
 class Status(StrEnum):
@@ -48,6 +49,7 @@ class AlertSnapshot:
     labels: dict[str, str]
     annotations: dict[str, str]
     generator_url: str = ""
+    grafana: GrafanaAlertInfo | None = None  # values, links, image: a Grafana alert only
 
     @property
     def name(self) -> str:
@@ -92,6 +94,7 @@ class Incident:
     actions: tuple[ActionRecord, ...] = field(default=())
     omitted_firing: int = 0  # alerts of the group beyond the kept `alerts`, only counted
     omitted_resolved: int = 0
+    grafana: GrafanaGroupInfo | None = None  # set for a group Grafana sent
 
     @property
     def status(self) -> Status:
@@ -145,6 +148,7 @@ def snapshot(alert: Alert) -> AlertSnapshot:
         labels=dict(alert.labels),
         annotations=dict(alert.annotations),
         generator_url=alert.generator_url,
+        grafana=alert_info(alert),
     )
 
 
@@ -162,6 +166,7 @@ def open_incident(payload: AlertmanagerPayload, *, generation: int, now: datetim
         truncated=payload.truncated_alerts,
         opened_at=now,
         updated_at=now,
+        grafana=group_info(payload),
     )
 
 
@@ -252,7 +257,9 @@ def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
 
 def _refresh(old: AlertSnapshot, new: AlertSnapshot) -> AlertSnapshot:
     """Same occurrence, same status: keep it, but show the latest annotations ($value)."""
-    return replace(old, annotations=new.annotations, generator_url=new.generator_url)
+    return replace(
+        old, annotations=new.annotations, generator_url=new.generator_url, grafana=new.grafana
+    )
 
 
 def _resolve_rest(

@@ -102,13 +102,13 @@ class Settings(BaseSettings):
                 found.append("SLACK_APP_TOKEN: required for --socket-mode")
         elif not self.console_sink and not _filled(self.slack_signing_secret):
             found.append("SLACK_SIGNING_SECRET: required when SLACK_BOT_TOKEN is set (HTTP mode)")
-        found += self._grafana_problems()
+        found += self.grafana_problems()
         scheme = self.chatops_store_url.split(":", 1)[0]
         if scheme not in {"sqlite", "redis", "rediss", "unix"}:
             found.append(f"CHATOPS_STORE_URL: unsupported scheme {scheme!r}")
         return found
 
-    def _grafana_problems(self) -> list[str]:
+    def grafana_problems(self) -> list[str]:
         url = (self.grafana_url or "").strip()
         if not url:
             return ["GRAFANA_TOKEN: set without GRAFANA_URL"] if _filled(self.grafana_token) else []
@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     @property
     def grafana_silences(self) -> bool:
         """Grafana is configured: the Silence button on Grafana alerts can work."""
-        return bool((self.grafana_url or "").strip()) and not self._grafana_problems()
+        return bool((self.grafana_url or "").strip()) and not self.grafana_problems()
 
 
 def _filled(secret: SecretStr | None) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.buttons import SILENCE, BadButton, parse_gateway_button
+from chatops.cli import main
 from chatops.settings import Settings
 from gateway import actions, incidents
 from gateway.alertmanager import parse_alertmanager
@@ -175,3 +176,16 @@ def test_grafana_secrets_are_redacted() -> None:
     values = settings(grafana_url="http://u:url-pw@g", grafana_token="glsa_secret").secret_values()
     assert "glsa_secret" in values
     assert "url-pw" in values
+
+
+def test_serve_refuses_to_start_with_grafana_url_but_no_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("GRAFANA_URL", "https://grafana.example.com")
+    assert main(["check-config"]) == 1
+    assert "GRAFANA_TOKEN: required when GRAFANA_URL is set" in capsys.readouterr().err
+    assert main(["serve", "--port", "0"]) == 2, "fail closed: no start without the token"
+    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_x")
+    assert main(["check-config"]) == 0

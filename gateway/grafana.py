@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.alertmanager import OFF_LOOP_BYTES, Alert, AlertmanagerPayload
 from gateway.errors import BadPayload, details_of
@@ -72,9 +72,28 @@ class GrafanaPayload(AlertmanagerPayload):
         return self
 
 
+class _Shape(BaseModel):
+    """The top-level fields that tell Grafana's body from Alertmanager's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: object = None
+    org_id: Annotated[object, Field(alias="orgId")] = None
+
+
 def looks_like_grafana(body: bytes) -> bool:
-    """A body Grafana sent (version "1" and an orgId), told from the bytes without parsing."""
-    return b'"orgId"' in body and _VERSION.search(body) is not None
+    """A body Grafana sent: version "1" and an orgId at the top level.
+
+    The bytes are searched first (most Alertmanager bodies stop there); only when both appear
+    somewhere, perhaps as labels (`version="1"`, `orgId`), are the top-level fields read.
+    """
+    if b'"orgId"' not in body or _VERSION.search(body) is None:
+        return False
+    try:
+        shape = _Shape.model_validate_json(body)
+    except ValueError:
+        return True  # not JSON at all: Grafana's parser says what is wrong
+    return shape.version == "1" and shape.org_id is not None
 
 
 def parse_grafana(body: bytes) -> GrafanaPayload:

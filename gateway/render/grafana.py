@@ -4,10 +4,16 @@ Grafana sends, per alert, the rule's query values (`values`, and `valueString` a
 its dashboard and panel, a link to silence it in Grafana (`silenceURL`) and, when the rule takes
 screenshots, an image URL. Only http(s) URLs become links or an image block; credentials in a URL
 are never shown (`safe_url`).
+
+Slack downloads an image block's URL itself and refuses the whole message (`invalid_blocks`,
+"downloading image failed") when it cannot, so an image on a host Slack surely cannot reach
+(localhost, a private or loopback address, a cluster-internal name) is shown as a link instead:
+the incident message is never lost to a screenshot.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.parse
 from collections.abc import Mapping
 from typing import Final
@@ -18,6 +24,7 @@ from slackio.blocks import Rendered, clip, escape, link, one_line, safe_url
 
 _MAX_IMAGES: Final = 3
 _MAX_VALUES_SHOWN: Final = 8
+_INTERNAL_SUFFIXES: Final = (".local", ".internal", ".svc", ".cluster.local", ".lan", ".localhost")
 
 
 def _number(value: float) -> str:
@@ -39,12 +46,28 @@ def value_text(alert: AlertSnapshot) -> str:
 
 
 def alert_links(alert: AlertSnapshot) -> list[str]:
-    """The alert's Dashboard and Panel links (http(s) only)."""
+    """The alert's Dashboard and Panel links, and its image when Slack cannot fetch it."""
     info = alert.grafana
     if info is None:
         return []
-    pairs = ((info.dashboard_url, "Dashboard"), (info.panel_url, "Panel"))
+    pairs = [(info.dashboard_url, "Dashboard"), (info.panel_url, "Panel")]
+    if info.image_url and not slack_can_fetch(info.image_url):
+        pairs.append((info.image_url, "📷 Image"))
     return [link(url, label) for url, label in pairs if url and safe_url(url)]
+
+
+def slack_can_fetch(url: str) -> bool:
+    """An http(s) URL on a host that may be public (Slack fetches image blocks itself)."""
+    if safe_url(url) is None:
+        return False
+    host = (urllib.parse.urlsplit(safe_url(url) or "").hostname or "").lower().rstrip(".")
+    if not host or "." not in host or host.endswith(_INTERNAL_SUFFIXES):
+        return False  # localhost, a single-label name, a cluster or LAN name
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return address.is_global
 
 
 def image_blocks(incident: Incident) -> list[Block]:
@@ -53,7 +76,7 @@ def image_blocks(incident: Incident) -> list[Block]:
     pool = incident.firing or incident.alerts
     for alert in pool:
         url = safe_url(alert.grafana.image_url) if alert.grafana else None
-        if url is None or len(blocks) >= _MAX_IMAGES:
+        if url is None or not slack_can_fetch(url) or len(blocks) >= _MAX_IMAGES:
             continue
         alt = clip(f"{alert.name} (Grafana panel)", 200)
         blocks.append(

@@ -187,3 +187,17 @@ async def test_alertmanager_url_alone_brings_no_silence_to_grafana_alerts(
     await post(client, grafana("docs_firing"))
     message = await only_message(fake_slack, "High memory usage")
     assert action_ids(message) == ["chatops.ack"]
+
+
+async def test_an_image_slack_cannot_fetch_is_a_link_not_an_image_block(
+    make_app: Any, fake_slack: FakeSlack
+) -> None:
+    """Slack refuses a whole message whose image it cannot download: the alert must still post."""
+    body = json.loads(grafana("empty_annotations"))
+    url = "http://localhost:3000/public/img/attachments/panel.png"
+    body["alerts"][0]["imageURL"] = url
+    client = await make_app()
+    await post(client, json.dumps(body).encode())
+    message = await only_message(fake_slack, "alert1")
+    assert [b for b in message.blocks or [] if b["type"] == "image"] == []
+    assert f"<{url}|📷 Image>" in visible(message)

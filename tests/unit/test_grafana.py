@@ -21,6 +21,7 @@ from gateway.grafana import (
     parse_grafana,
 )
 from gateway.render import render_incident
+from gateway.render.grafana import slack_can_fetch
 from tests.fakes.fixtures import fixture_bytes
 from tests.fakes.slack import validate_content
 
@@ -189,3 +190,34 @@ def test_serve_refuses_to_start_with_grafana_url_but_no_token(
     assert main(["serve", "--port", "0"]) == 2, "fail closed: no start without the token"
     monkeypatch.setenv("GRAFANA_TOKEN", "glsa_x")
     assert main(["check-config"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "fetchable"),
+    [
+        ("https://images.example.com/a.png", True),
+        ("https://storage.googleapis.com/bucket/a.png", True),
+        ("http://8.8.8.8/a.png", True),
+        ("http://localhost:3000/public/img/attachments/a.png", False),
+        ("http://grafana:3000/a.png", False),
+        ("http://grafana.monitoring.svc.cluster.local/a.png", False),
+        ("http://10.0.0.5/a.png", False),
+        ("http://127.0.0.1/a.png", False),
+        ("http://[::1]/a.png", False),
+        ("ftp://images.example.com/a.png", False),
+        ("javascript:alert(1)", False),
+    ],
+)
+def test_which_image_urls_slack_can_fetch(url: str, fetchable: bool) -> None:
+    assert slack_can_fetch(url) is fetchable
+
+
+def test_labels_named_version_and_org_id_do_not_make_an_alertmanager_body_grafanas(
+    am_fixture: Any,
+) -> None:
+    data = json.loads(am_fixture("api_firing_single-alert"))
+    data["commonLabels"] |= {"version": "1", "orgId": "7"}
+    data["alerts"][0]["labels"] |= {"version": "1", "orgId": "7"}
+    raw = json.dumps(data).encode()
+    assert not looks_like_grafana(raw)
+    assert parse_alertmanager(raw).version == "4"

@@ -23,7 +23,7 @@ from aiohttp import web
 from gateway.alertmanager import read_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
-from gateway.grafana import looks_like_grafana, read_grafana
+from gateway.grafana import is_grafana_body, read_grafana
 from gateway.mlflow import parse_registry_event, required_headers, verify_delivery
 from gateway.registry_events import RegistryEvents
 from gateway.service import Gateway, GatewayOptions, Outcome
@@ -165,7 +165,7 @@ async def _webhook(
 
 
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
-    if looks_like_grafana(body):  # a Grafana contact point pointed at this URL: welcome too
+    if await is_grafana_body(body):  # a Grafana contact point pointed at this URL: welcome too
         return await _handle_grafana(request, gateway, body)
     payload = await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)

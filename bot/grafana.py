@@ -2,7 +2,8 @@
 
 Grafana serves an Alertmanager-compatible API for its own Alertmanager:
 `POST <grafana>/api/alertmanager/grafana/api/v2/silences` takes Alertmanager's postable silence
-and answers `{"silenceID": "...", "message": "silence created"}` (202; 200 accepted too). It is
+and answers 202 `{"silenceID": "..."}` (Grafana before 10 answered `{"message": "silence
+created", "id": "..."}`; both are read, and 200 is accepted too). It is
 called with a service account token (`Authorization: Bearer <GRAFANA_TOKEN>`) whose role may
 create silences (Editor, or the "Silences Writer" permission). The silence is then shown at
 `<grafana>/alerting/silence/<id>/edit?alertmanager=grafana`. Basic-auth userinfo in GRAFANA_URL
@@ -60,7 +61,8 @@ class Grafana:
             matchers, now=now, ends_at=ends_at, created_by=created_by, comment=comment
         )
         data = await self._call("POST", SILENCES_PATH, body, ok=(200, 202))
-        silence_id = data.get("silenceID") if isinstance(data, dict) else None
+        found = data if isinstance(data, dict) else {}
+        silence_id = found.get("silenceID") or found.get("id")
         if not isinstance(silence_id, str) or not silence_id:
             raise SilenceError("Grafana answered without a silence id")
         link = f"{self.url}/alerting/silence/{silence_id}/edit?alertmanager=grafana"

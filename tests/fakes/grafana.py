@@ -3,8 +3,9 @@
 Built from Grafana's documented HTTP API ("Alerting: Alertmanager" in the HTTP API reference):
 - `POST /api/alertmanager/grafana/api/v2/silences` takes Alertmanager's postable silence
   (`matchers` with name/value/isRegex/isEqual, `startsAt`, `endsAt`, `createdBy`, `comment`) and
-  answers 202 `{"message": "silence created", "silenceID": "<uuid>"}`; a body without matchers
-  or with `endsAt` not after `startsAt` is 400 `{"message": ...}`.
+  answers 202 `{"silenceID": "<uuid>"}` (`legacy`: `{"message": "silence created", "id": ...}`,
+  as Grafana before 10 did); a body without matchers or with `endsAt` not after `startsAt` is
+  400 `{"message": ...}`.
 - `GET /api/alertmanager/grafana/api/v2/silences` lists gettable silences (`id`, `status.state`
   and the posted fields).
 - Both need `Authorization: Bearer <service account token>`; anything else is 401, as Grafana
@@ -44,6 +45,7 @@ class FakeGrafana:
     token: str = TOKEN
     version: str = "11.0.0"
     fail_with: int | None = None
+    legacy: bool = False
     requests: list[Recorded] = field(default_factory=list)
     silences: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -86,9 +88,8 @@ class FakeGrafana:
             return web.json_response({"message": problem}, status=400)
         silence_id = str(uuid.uuid4())
         self.silences.append({"id": silence_id, "status": {"state": "active"}} | body)
-        return web.json_response(
-            {"message": "silence created", "silenceID": silence_id}, status=202
-        )
+        answer = {"message": "silence created", "id": silence_id} if self.legacy else None
+        return web.json_response(answer or {"silenceID": silence_id}, status=202)
 
     async def _list_silences(self, request: web.Request) -> web.Response:
         refused = await self._record(request)

@@ -131,3 +131,15 @@ async def test_grafana_url_credentials_are_never_shown(
     answer = await h.answer(await h.click(SILENCE, value, user=REQUESTER))
     assert f"Grafana at {fake_grafana.url} is unreachable" in answer
     assert "grafana-pw-123" not in answer
+
+
+async def test_an_older_grafana_answer_is_read_too(
+    bot_app: BotAppFactory, fake_grafana: FakeGrafana
+) -> None:
+    """Grafana before 10 answered `{"message": "silence created", "id": ...}`."""
+    fake_grafana.legacy = True
+    h = await bot_app(grafana_url=fake_grafana.url, grafana_token=fake_grafana.token)
+    value = button_value(SILENCE, key=ALERT_KEY, model=None, labels={"a": "b"}, source=GRAFANA)
+    answer = await h.answer(await h.click(SILENCE, value, user=REQUESTER))
+    (silence,) = fake_grafana.silences
+    assert f"/alerting/silence/{silence['id']}/edit?alertmanager=grafana" in answer

@@ -23,12 +23,12 @@ import structlog
 
 from bot.approvals import ApprovalState, state_text
 from bot.audit import Auditor
-from bot.buttons import ACK, DISMISS, RETRAIN, SILENCE, GatewayButton, MessageActions
+from bot.buttons import ACK, DISMISS, GRAFANA, RETRAIN, SILENCE, GatewayButton, MessageActions
 from bot.commands import RetrainCommand, RollbackCommand
 from bot.errors import BotError
 from bot.options import BotOptions
 from bot.requests import Duplicate, Requests, StartFailed
-from bot.silences import Alertmanager, SilenceError
+from bot.silences import SilenceError, SilenceTarget
 from bot.tickets import Ticket
 from storage import Store, StoreError
 
@@ -57,7 +57,8 @@ class AlertButtons:
         options: BotOptions,
         auditor: Auditor,
         actions: MessageActions | None,
-        alertmanager: Alertmanager | None,
+        alertmanager: SilenceTarget | None,
+        grafana: SilenceTarget | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -66,6 +67,7 @@ class AlertButtons:
         self._auditor = auditor
         self._actions = actions
         self._alertmanager = alertmanager
+        self._grafana = grafana
         self._clock = clock
 
     async def click(self, button: GatewayButton, *, user: str, click_id: str) -> str:
@@ -97,9 +99,21 @@ class AlertButtons:
         await self._audit(button, user, "recorded")
         return f"{_VERBS[button.action_id]}; the message now says so."
 
-    async def _silence(self, button: GatewayButton, user: str) -> str:
+    def _silence_target(self, button: GatewayButton) -> SilenceTarget:
+        """Where the button's silence goes: Grafana for an alert Grafana sent, else Alertmanager."""
+        if button.source == GRAFANA:
+            if self._grafana is None:
+                raise SilenceError(
+                    "silencing a Grafana alert needs GRAFANA_URL and GRAFANA_TOKEN, "
+                    "which are not set for this bot"
+                )
+            return self._grafana
         if self._alertmanager is None:
             raise SilenceError("silencing needs ALERTMANAGER_URL, which is not set for this bot")
+        return self._alertmanager
+
+    async def _silence(self, button: GatewayButton, user: str) -> str:
+        target = self._silence_target(button)
         assert button.duration is not None
         now = self._clock()
         key = claim_key(button.key, SILENCE)
@@ -114,7 +128,7 @@ class AlertButtons:
         if refused is not None:
             return refused
         try:
-            silence = await self._alertmanager.create_silence(
+            silence = await target.create_silence(
                 matchers=button.labels,
                 duration=button.duration,
                 created_by=user,

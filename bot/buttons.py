@@ -10,6 +10,7 @@ re-implemented here from that contract:
     l  silence only: a non-empty object of strings (the group's labels, equality matchers)
     d  silence only: a Prometheus-style duration (`30m`, `1h`, `1h30m`, `2d`), at most 30 days
     t  silence only: true when labels were dropped to fit (the silence matches more)
+    s  silence only: `"alertmanager"` (default when absent) or `"grafana"`: where to silence
     e  rollback only: the environment the confirm dialog named (1-255 chars) or null; absent on
        buttons drawn before it existed. Null or absent: the click is refused, never guessed.
 
@@ -33,6 +34,9 @@ ROLLBACK: Final = "chatops.rollback"
 RETRAIN: Final = "chatops.retrain"
 DISMISS: Final = "chatops.dismiss"
 PROMOTE: Final = "chatops.promote"
+ALERTMANAGER: Final = "alertmanager"
+GRAFANA: Final = "grafana"
+SILENCE_SOURCES: Final = (ALERTMANAGER, GRAFANA)
 BOT_ACTIONS: Final = (APPROVE, DENY)
 GATEWAY_ACTIONS: Final = (ACK, SILENCE, ROLLBACK, RETRAIN, DISMISS, PROMOTE)
 _NEEDS_MODEL = frozenset({ROLLBACK, RETRAIN, PROMOTE})
@@ -62,6 +66,7 @@ class GatewayButton:
     duration: timedelta | None = None
     truncated: bool = False
     environment: str | None = None  # rollback only
+    source: str = "alertmanager"  # silence only: "alertmanager" or "grafana"
 
 
 class MessageActions(Protocol):
@@ -108,8 +113,12 @@ def parse_gateway_button(action_id: str, value: object) -> GatewayButton:
         return GatewayButton(action_id, key, model, environment=environment)
     if action_id != SILENCE:
         return GatewayButton(action_id, key, model)
+    source = _string(raw, "s") if "s" in raw else ALERTMANAGER
+    if source not in SILENCE_SOURCES:
+        raise BadButton(f"s must be one of {', '.join(sorted(SILENCE_SOURCES))}")
+    duration = parse_duration(_string(raw, "d"))
     return GatewayButton(
-        action_id, key, model, _labels(raw), parse_duration(_string(raw, "d")), raw.get("t") is True
+        action_id, key, model, _labels(raw), duration, raw.get("t") is True, source=source
     )
 
 

@@ -51,7 +51,7 @@ from bot.replies import Responder
 from bot.reports import help_message, usage_message
 from bot.requests import Duplicate, Requests
 from bot.runs import Runs
-from bot.silences import Alertmanager, SilenceError
+from bot.silences import Alertmanager, SilenceError, SilenceTarget
 from bot.tasks import TaskSet
 from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
@@ -113,6 +113,7 @@ class BotDeps:
     prometheus: MetricsSource | None = None
     prometheus_url: str | None = None
     alertmanager: Alertmanager | None = None
+    grafana: SilenceTarget | None = None  # silences for alerts Grafana sent
     message_actions: MessageActions | None = None
     registry: ModelRegistry | None = None
     promotion_cards: PromotionCards | None = None
@@ -163,6 +164,7 @@ class Bot:
             auditor=self.auditor,
             actions=deps.message_actions,
             alertmanager=deps.alertmanager,
+            grafana=deps.grafana,
             clock=deps.clock,
         )
         self.promotions = Promotions(

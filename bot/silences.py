@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import aiohttp
 
@@ -27,6 +28,40 @@ class Silence:
     id: str
     url: str
     ends_at: datetime
+
+
+class SilenceTarget(Protocol):
+    """Where the Silence button creates silences: Alertmanager, or Grafana (bot/grafana.py)."""
+
+    url: str  # without credentials: what links and errors show
+
+    async def create_silence(
+        self,
+        *,
+        matchers: Mapping[str, str],
+        duration: timedelta,
+        created_by: str,
+        comment: str,
+        now: datetime,
+    ) -> Silence:
+        """Silence every alert carrying all of `matchers` for `duration` from `now`."""
+        ...
+
+
+def silence_body(
+    matchers: Mapping[str, str], *, now: datetime, ends_at: datetime, created_by: str, comment: str
+) -> dict[str, object]:
+    """Alertmanager's API v2 postable silence (Grafana's Alertmanager API takes the same)."""
+    return {
+        "matchers": [
+            {"name": name, "value": value, "isRegex": False, "isEqual": True}
+            for name, value in sorted(matchers.items())
+        ],
+        "startsAt": _iso(now),
+        "endsAt": _iso(ends_at),
+        "createdBy": created_by,
+        "comment": comment,
+    }
 
 
 class Alertmanager:
@@ -50,16 +85,9 @@ class Alertmanager:
     ) -> Silence:
         """Silence every alert carrying all of `matchers` for `duration` from `now`."""
         ends_at = now + duration
-        body = {
-            "matchers": [
-                {"name": name, "value": value, "isRegex": False, "isEqual": True}
-                for name, value in sorted(matchers.items())
-            ],
-            "startsAt": _iso(now),
-            "endsAt": _iso(ends_at),
-            "createdBy": created_by,
-            "comment": comment,
-        }
+        body = silence_body(
+            matchers, now=now, ends_at=ends_at, created_by=created_by, comment=comment
+        )
         try:
             async with self._session.post(
                 f"{self.url}/api/v2/silences",
@@ -70,7 +98,7 @@ class Alertmanager:
                 text = await response.text()
                 if response.status != 200:
                     raise SilenceError(
-                        f"Alertmanager refused the silence ({response.status}: {_short(text)})"
+                        f"Alertmanager refused the silence ({response.status}: {short(text)})"
                     )
                 data = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as e:
@@ -108,6 +136,6 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _short(text: str, limit: int = 200) -> str:
+def short(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

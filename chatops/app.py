@@ -60,6 +60,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         pipeline_actions=runnable,
         pipeline_notes=notes,
         silence=bool(settings.alertmanager_url),
+        grafana_silence=settings.grafana_silences,
         rollback_environments=rollback_defaults(config),
         dedup_window=config.dedup.window,
         max_alerts_per_incident=config.dedup.max_alerts_per_incident,

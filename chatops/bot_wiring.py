@@ -33,6 +33,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.buttons import MessageActions
 from bot.github_actions import GitHubActions
 from bot.gitlab_ci import GitLabCI
+from bot.grafana import Grafana
 from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning, rollback_environment
 from bot.pipelines import PipelineProvider, PipelineTarget
 from bot.prometheus import PrometheusClient
@@ -181,6 +182,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
             prometheus=prometheus,
             prometheus_url=settings.prometheus_url,
             alertmanager=_alertmanager(settings, session),
+            grafana=_grafana(settings, session),
             message_actions=_message_actions(app),
             registry=events.registry if events is not None else None,
             promotion_cards=events,
@@ -327,6 +329,13 @@ class CardRecords:
 
 def _prometheus(settings: Settings) -> PrometheusClient | None:
     return PrometheusClient(url=settings.prometheus_url) if settings.prometheus_url else None
+
+
+def _grafana(settings: Settings, session: aiohttp.ClientSession) -> Grafana | None:
+    if not settings.grafana_silences or settings.grafana_url is None:
+        return None
+    token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
+    return Grafana(url=settings.grafana_url.strip(), token=token or None, session=session)
 
 
 def _alertmanager(settings: Settings, session: aiohttp.ClientSession) -> Alertmanager | None:

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
+    grafana_url: str | None = Field(
+        default=None, description="Grafana base URL: Silence on Grafana alerts creates it there."
+    )
+    grafana_token: SecretStr | None = Field(
+        default=None, description="Grafana service account token (Bearer) allowed to silence."
+    )
     mlflow_tracking_uri: str | None = None
     mlflow_tracking_token: SecretStr | None = None
     chatops_mlflow_webhook_secret: SecretStr | None = None
@@ -75,9 +81,11 @@ class Settings(BaseSettings):
             self.github_token,
             self.chatops_webhook_token,
             self.chatops_drift_secret,
+            self.grafana_token,
         )
         values = [s.get_secret_value() for s in secrets if s is not None]
-        urls = (self.prometheus_url, self.alertmanager_url, self.chatops_store_url)
+        urls = [self.prometheus_url, self.alertmanager_url, self.grafana_url]
+        urls.append(self.chatops_store_url)
         logins = [credentials(url) for url in urls if url]
         return values + [login[1] for login in logins if login and login[1]]
 
@@ -94,10 +102,26 @@ class Settings(BaseSettings):
                 found.append("SLACK_APP_TOKEN: required for --socket-mode")
         elif not self.console_sink and not _filled(self.slack_signing_secret):
             found.append("SLACK_SIGNING_SECRET: required when SLACK_BOT_TOKEN is set (HTTP mode)")
+        found += self.grafana_problems()
         scheme = self.chatops_store_url.split(":", 1)[0]
         if scheme not in {"sqlite", "redis", "rediss", "unix"}:
             found.append(f"CHATOPS_STORE_URL: unsupported scheme {scheme!r}")
         return found
+
+    def grafana_problems(self) -> list[str]:
+        url = (self.grafana_url or "").strip()
+        if not url:
+            return ["GRAFANA_TOKEN: set without GRAFANA_URL"] if _filled(self.grafana_token) else []
+        if not url.lower().startswith(("http://", "https://")):
+            return ["GRAFANA_URL: must be an http(s) URL"]
+        if not _filled(self.grafana_token) and credentials(url) is None:
+            return ["GRAFANA_TOKEN: required when GRAFANA_URL is set (a service account token)"]
+        return []
+
+    @property
+    def grafana_silences(self) -> bool:
+        """Grafana is configured: the Silence button on Grafana alerts can work."""
+        return bool((self.grafana_url or "").strip()) and not self.grafana_problems()
 
 
 def _filled(secret: SecretStr | None) -> bool:

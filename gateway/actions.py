@@ -6,7 +6,7 @@ enough to re-implement.
 
 Action ids (the Block Kit `action_id` of each button; value keys it carries):
     chatops.ack       Ack: record that someone is on it.                       k, m
-    chatops.silence   Silence: an Alertmanager silence matching `l` for `d`.   k, m, l, d (, t)
+    chatops.silence   Silence: a silence matching `l` for `d`, in source `s`.  k, m, l, d (, t, s)
     chatops.rollback  Roll back model `m` in `e` (danger style, confirm).      k, m (not null), e
     chatops.retrain   Retrain model `m` (drift messages).                      k, m (m not null)
     chatops.dismiss   Dismiss a drift message or a promotion card.             k, m
@@ -31,6 +31,9 @@ characters (Slack's limit), e.g. `{"k":"am:3f2a…:1","m":"fraud-detector","l":{
        more than 0 and at most 30d.
     t  silence only, `true` when labels other than `alertname` and `model` were dropped to fit
        2000 chars: the silence would then match more than the group, and the handler says so.
+    s  silence only: where to create the silence, `"alertmanager"` (the default when absent) or
+       `"grafana"` (a group Grafana Alerting sent: Grafana's own Alertmanager-compatible API,
+       never ALERTMANAGER_URL). Any other value is refused.
     e  rollback only: the environment to roll back, 1-255 chars, or null when unknown; always
        present. It is the alert's `environment` (else `env`) label, else the model's default
        (its production-like environment, else its only one): the one the confirm dialog names.
@@ -51,7 +54,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Final
 
@@ -74,6 +77,9 @@ MAX_BLOCK_ID: Final = 255
 SILENCE_DURATION: Final = "1h"
 MAX_SILENCE: Final = timedelta(days=30)
 KEPT_LABELS: Final = ("alertname", "model")
+ALERTMANAGER: Final = "alertmanager"
+GRAFANA: Final = "grafana"
+SILENCE_SOURCES: Final = frozenset({ALERTMANAGER, GRAFANA})
 
 _DURATION = re.compile(
     r"^(?:(\d{1,6})w)?(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$"
@@ -96,6 +102,7 @@ class ButtonValue:
     duration: str | None = None
     truncated: bool = False
     environment: str | None = None  # rollback only
+    source: str = ALERTMANAGER  # silence only: where the silence is created
 
     @property
     def silence_for(self) -> timedelta | None:
@@ -127,18 +134,19 @@ def button_value(
     labels: Mapping[str, str] | None = None,
     duration: str = SILENCE_DURATION,
     environment: str | None = None,
+    source: str = ALERTMANAGER,
 ) -> str:
     """The compact JSON `value` of one button; raises BadButtonValue if it cannot be built."""
     value = ButtonValue(action_id, key, model)
     if action_id == ROLLBACK:
         value = ButtonValue(action_id, key, model, environment=environment)
     if action_id == SILENCE:
-        value = ButtonValue(action_id, key, model, dict(labels or {}), duration)
+        value = ButtonValue(action_id, key, model, dict(labels or {}), duration, source=source)
     _check(value)
     encoded = _encode(value)
     if len(encoded) > MAX_VALUE and action_id == SILENCE:
         kept = {k: v for k, v in value.labels.items() if k in KEPT_LABELS}
-        encoded = _encode(ButtonValue(action_id, key, model, kept, duration, truncated=True))
+        encoded = _encode(replace(value, labels=kept, truncated=True))
         if not kept:
             raise BadButtonValue("silence labels do not fit in a button value")
     if len(encoded) > MAX_VALUE:
@@ -166,6 +174,8 @@ def parse_button_value(action_id: object, value: object) -> ButtonValue:
         parsed = ButtonValue(
             action_id, parsed.key, parsed.model, _labels(raw), _str(raw, "d"), raw.get("t") is True
         )
+        if "s" in raw:
+            parsed = replace(parsed, source=_str(raw, "s"))
     _check(parsed)
     return parsed
 
@@ -185,6 +195,8 @@ def _check(value: ButtonValue) -> None:
         if not value.labels:
             raise BadButtonValue("a silence needs at least one label to match")
         parse_duration(value.duration or "")
+        if value.source not in SILENCE_SOURCES:
+            raise BadButtonValue(f"s must be one of {sorted(SILENCE_SOURCES)}")
 
 
 def _encode(value: ButtonValue) -> str:
@@ -195,6 +207,8 @@ def _encode(value: ButtonValue) -> str:
         data |= {"l": value.labels, "d": value.duration}
         if value.truncated:
             data["t"] = True
+        if value.source != ALERTMANAGER:
+            data["s"] = value.source
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 

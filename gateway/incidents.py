@@ -24,6 +24,7 @@ from enum import StrEnum
 from pydantic import TypeAdapter
 
 from gateway.alertmanager import Alert, AlertmanagerPayload, alert_key
+from gateway.grafana import GrafanaAlertInfo, GrafanaGroupInfo, alert_info, group_info
 
 
 class Status(StrEnum):
@@ -48,6 +49,7 @@ class AlertSnapshot:
     labels: dict[str, str]
     annotations: dict[str, str]
     generator_url: str = ""
+    grafana: GrafanaAlertInfo | None = None  # values, links, image: a Grafana alert only
 
     @property
     def name(self) -> str:
@@ -100,6 +102,7 @@ class Incident:
     # the group's first notification here already had every alert resolved (the gateway was
     # not receiving, or not running, while they fired)
     first_seen_resolved: bool = False
+    grafana: GrafanaGroupInfo | None = None  # set for a group Grafana sent
 
     @property
     def status(self) -> Status:
@@ -153,6 +156,7 @@ def snapshot(alert: Alert) -> AlertSnapshot:
         labels=dict(alert.labels),
         annotations=dict(alert.annotations),
         generator_url=alert.generator_url,
+        grafana=alert_info(alert),
     )
 
 
@@ -171,6 +175,7 @@ def open_incident(payload: AlertmanagerPayload, *, generation: int, now: datetim
         opened_at=now,
         updated_at=now,
         first_seen_resolved=resolved_only(payload),
+        grafana=group_info(payload),
     )
 
 
@@ -264,7 +269,9 @@ def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
 
 def _refresh(old: AlertSnapshot, new: AlertSnapshot) -> AlertSnapshot:
     """Same occurrence, same status: keep it, but show the latest annotations ($value)."""
-    return replace(old, annotations=new.annotations, generator_url=new.generator_url)
+    return replace(
+        old, annotations=new.annotations, generator_url=new.generator_url, grafana=new.grafana
+    )
 
 
 def _resolve_rest(

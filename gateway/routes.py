@@ -23,6 +23,7 @@ from aiohttp import web
 from gateway.alertmanager import read_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
+from gateway.grafana import is_grafana_body, read_grafana
 from gateway.mlflow import parse_registry_event, required_headers, verify_delivery
 from gateway.registry_events import RegistryEvents
 from gateway.service import Gateway, GatewayOptions, Outcome
@@ -37,6 +38,7 @@ MAX_BODY = 1024 * 1024
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/webhooks/alertmanager", alertmanager_webhook)
+    app.router.add_post("/webhooks/grafana", grafana_webhook)
     app.router.add_post("/webhooks/drift", drift_webhook)
     app.router.add_post("/drift-webhook", drift_webhook)
     app.router.add_post("/webhooks/mlflow", mlflow_webhook)
@@ -163,8 +165,16 @@ async def _webhook(
 
 
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
+    if await is_grafana_body(body):  # a Grafana contact point pointed at this URL: welcome too
+        return await _handle_grafana(request, gateway, body)
     payload = await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)
+    return await gateway.ingest_alertmanager(payload)
+
+
+async def _handle_grafana(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
+    payload = await read_grafana(body)
+    structlog.contextvars.bind_contextvars(group_key=payload.group_key, source="grafana")
     return await gateway.ingest_alertmanager(payload)
 
 
@@ -190,6 +200,11 @@ async def _handle_drift(request: web.Request, gateway: Gateway, body: bytes) -> 
 
 async def alertmanager_webhook(request: web.Request) -> web.Response:
     return await _webhook(request, "alertmanager", _alertmanager_auth, _handle_alertmanager)
+
+
+async def grafana_webhook(request: web.Request) -> web.Response:
+    """Grafana Alerting's webhook contact point; the same bearer token as Alertmanager's."""
+    return await _webhook(request, "grafana", _alertmanager_auth, _handle_grafana)
 
 
 async def drift_webhook(request: web.Request) -> web.Response:

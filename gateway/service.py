@@ -59,6 +59,7 @@ class GatewayOptions:
     pipeline_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     pipeline_notes: Mapping[str, str] = field(default_factory=dict)
     silence: bool = False
+    grafana_silence: bool = False  # the bot can create silences in Grafana (Grafana alerts)
     rollback_environments: Mapping[str, str] = field(default_factory=dict)  # model: default env
     dedup_window: float = 4 * 3600
     max_alerts_per_incident: int = incidents.DEFAULT_LIMIT
@@ -207,6 +208,7 @@ class Gateway:
             pipeline_models=self.options.models_that_can("rollback"),
             silence=self.options.silence,
             rollback_environments=self.options.rollback_environments,
+            grafana_silence=self.options.grafana_silence,
         )
         return MessageUpdate(
             key=incident.message_key,

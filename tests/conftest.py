@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fakes.bot_app",
     "tests.fakes.prometheus",
     "tests.fakes.mlflow",
+    "tests.fakes.grafana",
 ]
 
 

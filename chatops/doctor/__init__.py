@@ -2,7 +2,8 @@
 
 Each service module returns `Check`s (one per thing checked); the checks go through the same
 adapters the service uses, each call with its timeout. Services are checked concurrently and
-reported in a fixed order: Slack, GitLab, GitHub, Prometheus, Alertmanager.
+reported in a fixed order: Slack, GitLab, GitHub, Prometheus, Alertmanager, Grafana (only when
+GRAFANA_URL is set).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from chatops.config import AppConfig
 from chatops.doctor.checks import Check, failed, report
 from chatops.doctor.github import github_checks
 from chatops.doctor.gitlab import gitlab_checks
+from chatops.doctor.grafana import grafana_checks
 from chatops.doctor.prometheus import alertmanager_checks, prometheus_checks
 from chatops.doctor.slack import slack_checks
 from chatops.settings import Settings
@@ -37,6 +39,7 @@ async def run_doctor(settings: Settings, config: AppConfig) -> list[Check]:
             _guarded("github", github_checks(settings, config)),
             _guarded("prometheus", prometheus_checks(settings, config)),
             _guarded("alertmanager", alertmanager_checks(settings, session)),
+            _guarded("grafana", grafana_checks(settings, session)),
         )
     return [check for group in groups for check in group]
 

@@ -10,6 +10,7 @@ from typing import Final
 
 from gateway import actions
 from gateway.incidents import AlertSnapshot, Change, ChangeKind, Incident, Status
+from gateway.render import grafana
 from gateway.render.parts import (
     Block,
     actions_block,
@@ -104,8 +105,12 @@ def _subject(incident: Incident) -> str:
 
 
 def _silence_labels(incident: Incident) -> dict[str, str]:
-    """The matchers that silence this group: its group labels, else its common labels."""
-    return dict(incident.group_labels or incident.common_labels)
+    """The matchers that silence this group: its group labels, else its common labels.
+
+    An empty value means "label absent" to a matcher, so it is left out (Grafana sends
+    `{"alertname": ""}` for a group whose alerts lack the label)."""
+    group = {k: v for k, v in incident.group_labels.items() if v}
+    return group or {k: v for k, v in incident.common_labels.items() if v}
 
 
 def _silence_url(incident: Incident) -> str | None:
@@ -180,6 +185,7 @@ def _alert_facts(alert: AlertSnapshot, incident: Incident, *, single: bool) -> l
         facts.append(link(alert.generator_url, "Source"))
     elif alert.generator_url.strip():  # relative (`/graph?g0.expr=…`): no host to link to
         facts.append(f"Source from {_sender(incident)}: `{code(alert.generator_url, 200)}`")
+    facts += grafana.alert_links(alert)
     return [f for f in facts if f]
 
 
@@ -198,6 +204,7 @@ def _alert_text(alert: AlertSnapshot, incident: Incident, *, several_names: bool
     description = alert.annotations.get("description", "").strip()
     if description:
         lines.append(escape(clip(description, 1500 if single else 400)))
+    lines.append(grafana.value_text(alert))
     lines.append(" · ".join(_alert_facts(alert, incident, single=single)))
     return "\n".join(line for line in lines if line)
 
@@ -222,6 +229,9 @@ def _alert_blocks(incident: Incident, budget: int) -> list[Block]:
 def _links(incident: Incident) -> list[Block]:
     runbook = incident.common_annotations.get("runbook_url", "")
     links = [link(runbook, "📖 Runbook")] if safe_url(runbook) else []
+    if incident.grafana is not None:  # Grafana's own silence page, not Alertmanager's
+        links += grafana.source_links(incident, _silence_labels(incident))
+        return [context_block("chatops.links", [" · ".join(links)])] if links else []
     url = _silence_url(incident) if incident.status is Status.FIRING else None
     if url and safe_url(url):
         links.append(link(url, "🔕 Silence in Alertmanager"))
@@ -277,7 +287,10 @@ def _incident_buttons(
     labels = _silence_labels(incident)
     try:
         if silence:
-            value = actions.button_value(actions.SILENCE, key=key, model=model, labels=labels)
+            source = actions.GRAFANA if incident.grafana is not None else actions.ALERTMANAGER
+            value = actions.button_value(
+                actions.SILENCE, key=key, model=model, labels=labels, source=source
+            )
             buttons.append(button(f"Silence {actions.SILENCE_DURATION}", actions.SILENCE, value))
     except actions.BadButtonValue:
         pass  # no labels to match (or none that fit): Alertmanager's own link still works
@@ -293,12 +306,18 @@ def render_incident(
     pipeline_models: frozenset[str] = frozenset(),
     silence: bool = False,
     rollback_environments: Mapping[str, str] | None = None,
+    grafana_silence: bool = False,
 ) -> Rendered:
     """The living message of one alert group: what fires, where to look, what to do.
 
     Only buttons that can work are drawn: Rollback for `pipeline_models` (whose pipeline can
-    start), Silence when `silence` (the bot can reach Alertmanager).
+    start), Silence when `silence` (the bot can reach Alertmanager) or, for a group Grafana
+    sent, when `grafana_silence` (the bot can reach Grafana).
     """
+    if incident.grafana is not None:
+        if incident.grafana.test:
+            return grafana.render_test_notification(incident)
+        silence = grafana_silence
     firing = incident.status is Status.FIRING
     rank, severity = _severity(incident)
     emoji = _EMOJI[rank] if firing else _RESOLVED
@@ -307,7 +326,8 @@ def render_incident(
     head.append(fields_block("chatops.status", _status_fields(incident)))
     tail: list[Block] = []
     if incident.truncated:
-        note = f"⚠️ +{incident.truncated} more alerts not shown (Alertmanager max_alerts)"
+        limit = "the contact point's max alerts" if incident.grafana else "Alertmanager max_alerts"
+        note = f"⚠️ +{incident.truncated} more alerts not shown ({limit})"
         note += "" if firing else "; their state is not known here"
         tail.append(context_block("chatops.truncated", [note]))
     if incident.omitted:
@@ -315,7 +335,8 @@ def render_incident(
     if incident.first_seen_resolved and not firing:
         note = f"🕓 This group was {_UNSEEN}: its first notification here came after it resolved"
         tail.append(context_block("chatops.unseen", [note]))
-    tail += _links(incident) + record_block(incident.message_key, incident.actions)
+    tail += grafana.image_blocks(incident) + _links(incident)
+    tail += record_block(incident.message_key, incident.actions)
     defaults = rollback_environments or {}
     buttons = _incident_buttons(incident, pipeline_models, defaults, silence=silence)
     tail += buttons if firing else []

@@ -21,6 +21,7 @@ SECRET_ENV = {
     "GITHUB_TOKEN",
     "CHATOPS_WEBHOOK_TOKEN",
     "CHATOPS_DRIFT_SECRET",
+    "GRAFANA_TOKEN",
     "REDIS_PASSWORD",
 }
 
@@ -237,6 +238,7 @@ def test_ingress_routes_to_the_service(helm: Helm) -> None:
         ("https://gitlab.example.com", "GITLAB_URL"),
         ("http://prometheus-operated.monitoring:9090", "PROMETHEUS_URL"),
         ("http://alertmanager-operated.monitoring:9093", "ALERTMANAGER_URL"),
+        ("http://grafana.monitoring:80", "GRAFANA_URL"),
         ("https://chatops.example.com", "CHATOPS_PUBLIC_URL"),
     ],
 )

@@ -71,6 +71,11 @@ def test_multi_replica_on_sqlite_fails_with_the_fix(helm: Helm, store_url: str) 
             id="bot-token-without-signing-secret",
         ),
         pytest.param(
+            {"grafana": {"url": "http://grafana.monitoring:80"}},
+            "grafana.url is set without secrets.grafanaToken",
+            id="grafana-url-without-token",
+        ),
+        pytest.param(
             {"store": {"url": REDIS}, "persistence": {"enabled": True}},
             "persistence.enabled is for the SQLite store",
             id="persistence-with-redis",

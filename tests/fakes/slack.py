@@ -220,6 +220,15 @@ def _block_ok(block: Any) -> bool:
         return _text_ok(block.get("text"), MAX_HEADER_TEXT, plain_only=True)
     if kind == "context":
         return _elements_ok(block, MAX_CONTEXT_ELEMENTS)
+    if kind == "image":  # Slack: an http(s) image_url of at most 3000, alt_text of at most 2000
+        url, alt = block.get("image_url"), block.get("alt_text")
+        return (
+            isinstance(url, str)
+            and url.startswith(("http://", "https://"))
+            and len(url) <= 3000
+            and isinstance(alt, str)
+            and 0 < len(alt) <= 2000
+        )
     if kind == "actions":
         return _elements_ok(block, MAX_ACTIONS_ELEMENTS) and all(
             _button_ok(e) for e in block["elements"]

@@ -79,6 +79,7 @@ gitlabToken: GITLAB_TOKEN
 githubToken: GITHUB_TOKEN
 webhookToken: CHATOPS_WEBHOOK_TOKEN
 driftSecret: CHATOPS_DRIFT_SECRET
+grafanaToken: GRAFANA_TOKEN
 redisPassword: REDIS_PASSWORD
 {{- end }}
 
@@ -96,6 +97,9 @@ message, so a bad install stops at `helm install`, not in a crash-looping pod.
 {{- if not .Values.existingSecret }}
 {{- if not .Values.secrets.webhookToken }}
 {{- fail "secrets.webhookToken is required (or an existingSecret with CHATOPS_WEBHOOK_TOKEN): the pod listens on every address and refuses to accept unauthenticated webhooks there. Make one with: openssl rand -hex 32" }}
+{{- end }}
+{{- if and .Values.grafana.url (not .Values.secrets.grafanaToken) (not (contains "@" .Values.grafana.url)) }}
+{{- fail "grafana.url is set without secrets.grafanaToken: the Silence button on Grafana alerts needs GRAFANA_TOKEN (a Grafana service account token allowed to create silences), and the pod refuses to start without it. Set secrets.grafanaToken, or an existingSecret with GRAFANA_TOKEN" }}
 {{- end }}
 {{- if and .Values.slack.socketMode (not .Values.secrets.slackAppToken) }}
 {{- fail "slack.socketMode=true needs secrets.slackAppToken (an xapp- token) or an existingSecret with SLACK_APP_TOKEN" }}

@@ -42,6 +42,7 @@ COPY gateway/ gateway/
 COPY bot/ bot/
 COPY slackio/ slackio/
 COPY storage/ storage/
+COPY registry/ registry/
 
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-deps /wheels/*.whl \

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from bot.policy import Policy, PolicyError
+from bot.policy import ACTIONS, Policy, PolicyError
 from chatops.config_hints import did_you_mean, yaml_problem
 
 
@@ -241,7 +241,11 @@ class AppConfig(_Strict):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     # action keys are checked (with a did-you-mean) by `policy_of`, with the environment keys
-    policy: dict[str, dict[str, RuleConfig]] = Field(default_factory=dict)
+    policy: dict[str, dict[str, RuleConfig]] = Field(
+        default_factory=dict,
+        # the chart's schema refuses an unknown action at `helm install` too
+        json_schema_extra={"propertyNames": {"enum": list(ACTIONS)}},
+    )
     drift: DriftConfig = Field(default_factory=DriftConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)

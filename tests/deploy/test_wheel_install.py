@@ -19,7 +19,7 @@ import pytest
 
 from tests.deploy.dockerfile import build_context
 
-PACKAGES = ("chatops", "gateway", "bot", "slackio", "storage")
+PACKAGES = ("chatops", "gateway", "bot", "slackio", "storage", "registry")
 
 
 def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -63,6 +63,23 @@ def config_problems(config: AppConfig, settings: Settings) -> list[str]:
             found.append(
                 f"{variable}: not set, but {provider} runs the pipelines of {', '.join(models)}"
             )
+    return found + _registry_problems(config, settings)
+
+
+def _registry_problems(config: AppConfig, settings: Settings) -> list[str]:
+    """A model with a `registry` section needs the registry and the webhook's secret."""
+    names = sorted(n for n, m in config.models.items() if m.registry is not None)
+    if not names:
+        return []
+    models = f"{', '.join(names)} {'names' if len(names) == 1 else 'name'}"
+    found = []
+    if not settings.mlflow_tracking_uri:
+        found.append(f"MLFLOW_TRACKING_URI: not set, but {models} a model registry")
+    if not _set(settings.chatops_mlflow_webhook_secret):
+        found.append(
+            f"CHATOPS_MLFLOW_WEBHOOK_SECRET: not set, but {models} a model registry "
+            "(MLflow's webhook deliveries are refused unsigned)"
+        )
     return found
 
 

@@ -214,3 +214,14 @@ def test_the_license_file_is_the_declared_license() -> None:
     text = (ROOT / "LICENSE").read_text()
     assert "Apache License\n                           Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_a_registry_needs_its_uri_and_webhook_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "registry.yaml"
+    config.write_text("models:\n  fraud-detector:\n    registry: {name: fraud-detector}\n")
+    assert main(["check-config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "MLFLOW_TRACKING_URI: not set, but fraud-detector names a model registry" in err
+    assert "CHATOPS_MLFLOW_WEBHOOK_SECRET: not set" in err

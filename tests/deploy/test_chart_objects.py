@@ -22,6 +22,8 @@ SECRET_ENV = {
     "CHATOPS_WEBHOOK_TOKEN",
     "CHATOPS_DRIFT_SECRET",
     "GRAFANA_TOKEN",
+    "MLFLOW_TRACKING_TOKEN",
+    "CHATOPS_MLFLOW_WEBHOOK_SECRET",
     "REDIS_PASSWORD",
 }
 
@@ -239,6 +241,7 @@ def test_ingress_routes_to_the_service(helm: Helm) -> None:
         ("http://prometheus-operated.monitoring:9090", "PROMETHEUS_URL"),
         ("http://alertmanager-operated.monitoring:9093", "ALERTMANAGER_URL"),
         ("http://grafana.monitoring:80", "GRAFANA_URL"),
+        ("http://mlflow.mlops:5000", "MLFLOW_TRACKING_URI"),
         ("https://chatops.example.com", "CHATOPS_PUBLIC_URL"),
     ],
 )

@@ -80,6 +80,8 @@ githubToken: GITHUB_TOKEN
 webhookToken: CHATOPS_WEBHOOK_TOKEN
 driftSecret: CHATOPS_DRIFT_SECRET
 grafanaToken: GRAFANA_TOKEN
+mlflowTrackingToken: MLFLOW_TRACKING_TOKEN
+mlflowWebhookSecret: CHATOPS_MLFLOW_WEBHOOK_SECRET
 redisPassword: REDIS_PASSWORD
 {{- end }}
 

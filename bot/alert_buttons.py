@@ -23,13 +23,14 @@ import structlog
 
 from bot.approvals import ApprovalState, state_text
 from bot.audit import Auditor
-from bot.buttons import ACK, DISMISS, GRAFANA, RETRAIN, SILENCE, GatewayButton, MessageActions
+from bot.buttons import MessageActions
 from bot.commands import RetrainCommand, RollbackCommand
 from bot.errors import BotError
 from bot.options import BotOptions
 from bot.requests import Duplicate, Requests, StartFailed
 from bot.silences import SilenceError, SilenceTarget
 from bot.tickets import Ticket
+from slackio.buttons import ACK, DISMISS, GRAFANA, RETRAIN, SILENCE, ButtonValue
 from storage import Store, StoreError
 
 log = structlog.get_logger("bot.alert_buttons")
@@ -70,7 +71,7 @@ class AlertButtons:
         self._grafana = grafana
         self._clock = clock
 
-    async def click(self, button: GatewayButton, *, user: str, click_id: str) -> str:
+    async def click(self, button: ButtonValue, *, user: str, click_id: str) -> str:
         """Apply one click (`click_id` names it across Slack's re-deliveries)."""
         if button.action_id in (ACK, DISMISS):
             return await self._note(button, user)
@@ -79,7 +80,7 @@ class AlertButtons:
         return await self._request(button, user, click_id)
 
     async def _record(
-        self, button: GatewayButton, user: str, detail: str = "", link: str = ""
+        self, button: ButtonValue, user: str, detail: str = "", link: str = ""
     ) -> bool:
         if self._actions is None:
             log.warning("message_actions_missing", action=button.action_id, key=button.key)
@@ -88,7 +89,7 @@ class AlertButtons:
             message_key=button.key, actor=user, action=button.action_id, detail=detail, link=link
         )
 
-    async def _note(self, button: GatewayButton, user: str) -> str:
+    async def _note(self, button: ButtonValue, user: str) -> str:
         repeat = f"click:{button.action_id}:{button.key}:{user}"
         now = self._clock()
         if await self._store.seen([repeat], now=now):
@@ -99,7 +100,7 @@ class AlertButtons:
         await self._audit(button, user, "recorded")
         return f"{_VERBS[button.action_id]}; the message now says so."
 
-    def _silence_target(self, button: GatewayButton) -> SilenceTarget:
+    def _silence_target(self, button: ButtonValue) -> SilenceTarget:
         """Where the button's silence goes: Grafana for an alert Grafana sent, else Alertmanager."""
         if button.source == GRAFANA:
             if self._grafana is None:
@@ -112,9 +113,10 @@ class AlertButtons:
             raise SilenceError("silencing needs ALERTMANAGER_URL, which is not set for this bot")
         return self._alertmanager
 
-    async def _silence(self, button: GatewayButton, user: str) -> str:
+    async def _silence(self, button: ButtonValue, user: str) -> str:
         target = self._silence_target(button)
-        assert button.duration is not None
+        duration = button.silence_for
+        assert duration is not None
         now = self._clock()
         key = claim_key(button.key, SILENCE)
 
@@ -123,14 +125,14 @@ class AlertButtons:
                 return f"Already silenced by <@{held.get('by')}>: {held.get('url', '')}".strip()
             return None
 
-        until = now + button.duration.total_seconds()
+        until = now + duration.total_seconds()
         refused = await self._claim(key, live, {"until": until, "by": user})
         if refused is not None:
             return refused
         try:
             silence = await target.create_silence(
                 matchers=button.labels,
-                duration=button.duration,
+                duration=duration,
                 created_by=user,
                 comment=f"Silenced from Slack by {user} (chatops, message {button.key})",
                 now=datetime.fromtimestamp(now, UTC),
@@ -140,14 +142,14 @@ class AlertButtons:
             await self._audit(button, user, "failed", e.message)
             raise
         await self._put(key, {"until": until, "by": user, "url": silence.url})
-        detail = f"for {_span(button.duration.total_seconds())}"
+        detail = f"for {_span(duration.total_seconds())}"
         if button.truncated:
             detail += " (matching only alertname/model: it may silence more than this group)"
         await self._record(button, user, detail, silence.url)
         await self._audit(button, user, "silenced", f"{silence.id} {detail}")
         return f"Silenced {detail}: {silence.url}"
 
-    async def _request(self, button: GatewayButton, user: str, click_id: str) -> str:
+    async def _request(self, button: ButtonValue, user: str, click_id: str) -> str:
         command = self._command(button)
         self._requests.check(command, user)  # refusals come before anything is claimed
 
@@ -211,9 +213,7 @@ class AlertButtons:
                 return
         raise StoreError(f"too much contention on {key}")
 
-    async def _audit(
-        self, button: GatewayButton, user: str, outcome: str, detail: str = ""
-    ) -> None:
+    async def _audit(self, button: ButtonValue, user: str, outcome: str, detail: str = "") -> None:
         await self._auditor.record(
             actor=user,
             action=button.action_id.removeprefix("chatops."),
@@ -223,7 +223,7 @@ class AlertButtons:
             message=button.key,
         )
 
-    def _command(self, button: GatewayButton) -> RetrainCommand | RollbackCommand:
+    def _command(self, button: ButtonValue) -> RetrainCommand | RollbackCommand:
         assert button.model is not None
         if button.action_id == RETRAIN:
             return RetrainCommand(button.model)

@@ -14,13 +14,14 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.buttons import BOT_ACTIONS, GATEWAY_ACTIONS
+from bot.buttons import BOT_ACTIONS
 from bot.service import Bot, ButtonClick, CommandCall
+from slackio.buttons import ACTION_IDS
 
 log = structlog.get_logger("bot.listeners")
 
 COMMANDS = ("/retrain", "/deploy", "/rollback", "/drift", "/chatops")
-ACTIONS = (*BOT_ACTIONS, *GATEWAY_ACTIONS)
+ACTIONS = (*BOT_ACTIONS, *ACTION_IDS)
 
 
 def command_call(body: Mapping[str, Any]) -> CommandCall:

@@ -23,7 +23,7 @@ from typing import Any
 from bot.alert_buttons import CAS_ATTEMPTS, CLAIM_GRACE, claim_key
 from bot.approvals import ApprovalRequest, ApprovalState, new_request, reopen_failed, state_text
 from bot.audit import Auditor
-from bot.buttons import PROMOTE, GatewayButton, MessageActions
+from bot.buttons import MessageActions
 from bot.errors import BotError
 from bot.options import BotOptions
 from bot.policy import Rule, check_request, mentions
@@ -34,6 +34,7 @@ from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
 from registry import ModelRegistry
 from slackio.blocks import clip, escape
+from slackio.buttons import PROMOTE, ButtonValue
 from storage import Store
 
 __all__ = ["PromoteTarget", "PromotionCards", "Promotions"]
@@ -78,7 +79,7 @@ class Promotions:
             cards=cards,
         )
 
-    async def click(self, button: GatewayButton, *, user: str, click_id: str) -> str:
+    async def click(self, button: ButtonValue, *, user: str, click_id: str) -> str:
         """A click on Promote: a new request, a retry of a failed approved one, or why not."""
         target, version = self._card(button)
         if self._registry is None:
@@ -110,7 +111,7 @@ class Promotions:
                 return await self._submit(target, version, rule, button, user, click_id)
         return "Someone else just did this; see the card."
 
-    def _card(self, button: GatewayButton) -> tuple[PromoteTarget, str]:
+    def _card(self, button: ButtonValue) -> tuple[PromoteTarget, str]:
         kind, _, rest = button.key.partition(":")
         name, _, version = rest.rpartition(":")
         target = self._targets.get(button.model or "")
@@ -128,7 +129,7 @@ class Promotions:
         target: PromoteTarget,
         version: str,
         rule: Rule,
-        button: GatewayButton,
+        button: ButtonValue,
         user: str,
         ticket_id: str,
     ) -> str:
@@ -212,7 +213,7 @@ class Promotions:
             raise StartFailed(started)
         return started
 
-    async def _record(self, button: GatewayButton, user: str, detail: str) -> None:
+    async def _record(self, button: ButtonValue, user: str, detail: str) -> None:
         if self._actions is not None:
             await self._actions.record(
                 message_key=button.key, actor=user, action=PROMOTE, detail=detail

@@ -21,15 +21,7 @@ from bot.alert_buttons import AlertButtons
 from bot.approvals import click_key, idempotency_key
 from bot.audit import Auditor
 from bot.audit_view import AuditView, Viewer
-from bot.buttons import (
-    APPROVE,
-    BOT_ACTIONS,
-    PROMOTE,
-    BadButton,
-    MessageActions,
-    parse_gateway_button,
-    parse_ticket_id,
-)
+from bot.buttons import APPROVE, BOT_ACTIONS, MessageActions, parse_ticket_id
 from bot.commands import (
     AuditCommand,
     DeployCommand,
@@ -58,6 +50,7 @@ from bot.tickets import Ticket
 from bot.versions import resolve_deploy
 from registry import ModelRegistry
 from slackio.blocks import Rendered
+from slackio.buttons import PROMOTE, BadButtonValue, parse_button_value
 from slackio.metrics import Metrics
 from storage import Store, StoreError
 
@@ -300,8 +293,8 @@ class Bot:
                 ticket_id = parse_ticket_id(click.value)
                 approving = click.action_id == APPROVE
                 return await self.requests.decide(ticket_id, user=click.user, approving=approving)
-            button = parse_gateway_button(click.action_id, click.value)
-        except BadButton as e:
+            button = parse_button_value(click.action_id, click.value)
+        except BadButtonValue as e:
             log.warning("button_rejected", action=click.action_id, error=str(e))
             return "This button is not valid any more."
         if button.action_id == PROMOTE:

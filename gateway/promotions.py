@@ -4,7 +4,7 @@ A card is created when the registry announces a version of a configured model; i
 version's run metrics beside the current champion's, each judged by the direction the config
 gives it (`max`: higher is better, `min`: lower is better). When the champion alias moves, the
 cards concerned change status. A candidate card carries Promote and Dismiss buttons (the bot
-handles them; `gateway.actions`); who clicked is kept as `ActionRecord`s, and a promotion made
+handles them; `slackio.buttons`); who clicked is kept as `ActionRecord`s, and a promotion made
 from Slack names who requested and who approved it. The functions here are pure;
 `gateway.registry_events` does the I/O around them.
 """

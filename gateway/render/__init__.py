@@ -8,7 +8,7 @@ kept under 11,000 (Slack answers `msg_blocks_too_long` somewhere past 13,000, un
 Alert and drift text is escaped (`&`, `<`, `>`) before it reaches mrkdwn, so an alert cannot
 mention `@channel` or smuggle in a link. The only links are those built by `link`, from http(s)
 URLs with `|`, `<`, `>` and whitespace percent-encoded. plain_text (header, buttons) is not parsed
-by Slack, so it is only clipped. Buttons follow the contract in `gateway.actions`.
+by Slack, so it is only clipped. Buttons follow the contract in `slackio.buttons`.
 """
 
 from gateway.render.drift import render_drift

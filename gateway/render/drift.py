@@ -29,6 +29,7 @@ from slackio.blocks import (
     link,
     safe_url,
 )
+from slackio.buttons import DISMISS, RETRAIN, button_value
 
 _MAX_COLUMNS_SHOWN: Final = 15
 
@@ -91,8 +92,8 @@ def _drift_buttons(
     key, model = incident.message_key, button_model(incident.model)
     blocks, buttons = [], []
     if model and model in pipeline_models:
-        value = actions.button_value(actions.RETRAIN, key=key, model=model)
-        buttons.append(button("Retrain", actions.RETRAIN, value, style="primary"))
+        value = button_value(RETRAIN, key=key, model=model)
+        buttons.append(button("Retrain", RETRAIN, value, style="primary"))
     else:
         why = notes.get(incident.model)
         note = (
@@ -101,8 +102,8 @@ def _drift_buttons(
             else f"No pipeline configured for {escape(incident.model)}, so no Retrain button"
         )
         blocks.append(context_block("chatops.pipeline", [note]))
-    value = actions.button_value(actions.DISMISS, key=key, model=model)
-    buttons.append(button("Dismiss", actions.DISMISS, value))
+    value = button_value(DISMISS, key=key, model=model)
+    buttons.append(button("Dismiss", DISMISS, value))
     return [*blocks, actions_block(key, buttons)]
 
 

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
-from gateway import actions
 from gateway.incidents import AlertSnapshot, Change, ChangeKind, Incident, Status
 from gateway.render import grafana
 from gateway.render.parts import (
@@ -38,6 +37,16 @@ from slackio.blocks import (
     link,
     one_line,
     safe_url,
+)
+from slackio.buttons import (
+    ACK,
+    ALERTMANAGER,
+    GRAFANA,
+    ROLLBACK,
+    SILENCE,
+    SILENCE_DURATION,
+    BadButtonValue,
+    button_value,
 )
 
 _MAX_VISIBLE: Final = 11_000
@@ -251,12 +260,10 @@ def _rollback_environment(incident: Incident, default: str | None) -> str | None
 
 def _rollback_button(key: str, model: str, environment: str | None) -> Block:
     try:
-        value = actions.button_value(
-            actions.ROLLBACK, key=key, model=model, environment=environment
-        )
-    except actions.BadButtonValue:  # an environment label too long to carry
+        value = button_value(ROLLBACK, key=key, model=model, environment=environment)
+    except BadButtonValue:  # an environment label too long to carry
         environment = None
-        value = actions.button_value(actions.ROLLBACK, key=key, model=model)
+        value = button_value(ROLLBACK, key=key, model=model)
     if environment is None:
         title = f"Roll back {model}?"
         text = (
@@ -271,7 +278,7 @@ def _rollback_button(key: str, model: str, environment: str | None) -> Block:
             "Approval rules apply."
         )
     confirm = confirm_dialog(title, text, "Roll back")
-    return button("Rollback", actions.ROLLBACK, value, style="danger", confirm=confirm)
+    return button("Rollback", ROLLBACK, value, style="danger", confirm=confirm)
 
 
 def _incident_buttons(
@@ -283,16 +290,14 @@ def _incident_buttons(
 ) -> list[Block]:
     """Ack; Silence when the bot can reach Alertmanager; Rollback when the pipeline can start."""
     key, model = incident.message_key, button_model(incident.model)
-    buttons = [button("Ack", actions.ACK, actions.button_value(actions.ACK, key=key, model=model))]
+    buttons = [button("Ack", ACK, button_value(ACK, key=key, model=model))]
     labels = _silence_labels(incident)
     try:
         if silence:
-            source = actions.GRAFANA if incident.grafana is not None else actions.ALERTMANAGER
-            value = actions.button_value(
-                actions.SILENCE, key=key, model=model, labels=labels, source=source
-            )
-            buttons.append(button(f"Silence {actions.SILENCE_DURATION}", actions.SILENCE, value))
-    except actions.BadButtonValue:
+            source = GRAFANA if incident.grafana is not None else ALERTMANAGER
+            value = button_value(SILENCE, key=key, model=model, labels=labels, source=source)
+            buttons.append(button(f"Silence {SILENCE_DURATION}", SILENCE, value))
+    except BadButtonValue:
         pass  # no labels to match (or none that fit): Alertmanager's own link still works
     if model and model in pipeline_models:
         environment = _rollback_environment(incident, rollback_environments.get(model))

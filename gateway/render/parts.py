@@ -26,6 +26,7 @@ from slackio.blocks import (
     plain,
     safe_url,
 )
+from slackio.buttons import MAX_KEY
 
 Block = dict[str, Any]
 
@@ -124,7 +125,7 @@ def fallback_text(text: str) -> str:
 
 
 def button_model(model: str | None) -> str | None:
-    return model if model and len(model) <= actions.MAX_KEY else None
+    return model if model and len(model) <= MAX_KEY else None
 
 
 def confirm_dialog(title: str, text: str, yes: str) -> Block:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from gateway import actions
 from gateway.promotions import CardStatus, MetricRow, PromotionCard, Verdict
 from gateway.render.parts import (
     Block,
@@ -19,6 +18,7 @@ from gateway.render.parts import (
     section_block,
 )
 from slackio.blocks import MAX_BLOCKS, Rendered, button, clip, code, escape, link, safe_url
+from slackio.buttons import DISMISS, PROMOTE, button_value
 
 _HEADINGS: Final = {
     CardStatus.CANDIDATE: ("🆕", "New version"),
@@ -94,20 +94,20 @@ def _buttons(card: PromotionCard) -> list[Block]:
         f"Ask to point {name}'s champion alias at v{version} (approval may be needed).",
         "Promote",
     ) | {"style": "primary"}
-    promote = actions.button_value(actions.PROMOTE, key=key, model=model)
-    dismiss = actions.button_value(actions.DISMISS, key=key, model=model)
+    promote = button_value(PROMOTE, key=key, model=model)
+    dismiss = button_value(DISMISS, key=key, model=model)
     return [
         actions_block(
             key,
             [
                 button(
                     "Promote to champion",
-                    actions.PROMOTE,
+                    PROMOTE,
                     promote,
                     style="primary",
                     confirm=confirm,
                 ),
-                button("Dismiss", actions.DISMISS, dismiss),
+                button("Dismiss", DISMISS, dismiss),
             ],
         )
     ]

@@ -17,7 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.buttons import APPROVE, PROMOTE
+from bot.buttons import APPROVE
+from slackio.buttons import PROMOTE
 from tests.e2e.mlflow_server import MlflowRest, MlflowServer, mlflow_server
 from tests.fakes.bot_app import (
     APPROVER1,

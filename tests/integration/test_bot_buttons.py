@@ -16,8 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.buttons import ACK, DISMISS, RETRAIN, ROLLBACK, SILENCE
-from gateway.actions import button_value
+from slackio.buttons import ACK, DISMISS, RETRAIN, ROLLBACK, SILENCE, button_value
 from tests.e2e.harness import run_alertmanager
 from tests.fakes.bot_app import (
     BOT_CONFIG,

@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.buttons import SILENCE
-from gateway.actions import GRAFANA, button_value
+from slackio.buttons import GRAFANA, SILENCE, button_value
 from tests.fakes.app import bearer
 from tests.fakes.bot_app import OUTSIDER, REQUESTER, BotAppFactory, BotHarness
 from tests.fakes.fixtures import fixture_bytes

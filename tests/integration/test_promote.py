@@ -15,7 +15,8 @@ import time
 import uuid
 from typing import Any
 
-from bot.buttons import APPROVE, DISMISS, PROMOTE
+from bot.buttons import APPROVE
+from slackio.buttons import DISMISS, PROMOTE
 from tests.fakes.bot_app import (
     APPROVER1,
     APPROVER2,

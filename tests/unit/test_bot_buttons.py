@@ -6,46 +6,29 @@ from datetime import timedelta
 
 import pytest
 
-from bot.buttons import (
+from bot.buttons import parse_ticket_id
+from bot.options import ModelOptions, rollback_environment
+from chatops.bot_wiring import rollback_defaults
+from chatops.config import parse_config
+from slackio.buttons import (
     ACK,
-    GATEWAY_ACTIONS,
     PROMOTE,
     RETRAIN,
     ROLLBACK,
     SILENCE,
-    BadButton,
+    BadButtonValue,
+    button_value,
+    parse_button_value,
     parse_duration,
-    parse_gateway_button,
-    parse_ticket_id,
 )
-from bot.options import ModelOptions, rollback_environment
-from chatops.bot_wiring import rollback_defaults
-from chatops.config import parse_config
-from gateway import actions as gateway_actions
-
-
-def test_the_action_ids_are_the_gateways() -> None:
-    assert set(GATEWAY_ACTIONS) == set(gateway_actions.ACTION_IDS)
-
-
-def test_values_built_by_the_gateway_parse() -> None:
-    labels = {"alertname": "DriftHigh", "model": "m", "team": "ml"}
-    value = gateway_actions.button_value(SILENCE, key="am:abc:1", model="m", labels=labels)
-    parsed = parse_gateway_button(SILENCE, value)
-    assert (parsed.key, parsed.model, parsed.labels) == ("am:abc:1", "m", labels)
-    assert parsed.duration == timedelta(hours=1)
-    retrain = parse_gateway_button(
-        RETRAIN, gateway_actions.button_value(RETRAIN, key="d:m:1", model="m")
-    )
-    assert retrain.model == "m"
 
 
 def test_rollback_values_carry_the_environment_the_dialog_named() -> None:
-    value = gateway_actions.button_value(ROLLBACK, key="am:abc:1", model="m", environment="stg")
-    assert parse_gateway_button(ROLLBACK, value).environment == "stg"
-    unknown = gateway_actions.button_value(ROLLBACK, key="am:abc:1", model="m")
-    assert parse_gateway_button(ROLLBACK, unknown).environment is None
-    assert parse_gateway_button(ROLLBACK, '{"k":"x","m":"m"}').environment is None
+    value = button_value(ROLLBACK, key="am:abc:1", model="m", environment="stg")
+    assert parse_button_value(ROLLBACK, value).environment == "stg"
+    unknown = button_value(ROLLBACK, key="am:abc:1", model="m")
+    assert parse_button_value(ROLLBACK, unknown).environment is None
+    assert parse_button_value(ROLLBACK, '{"k":"x","m":"m"}').environment is None
 
 
 def test_rollback_defaults_given_to_the_gateway() -> None:
@@ -78,16 +61,16 @@ def test_rollback_defaults_given_to_the_gateway() -> None:
     ],
 )
 def test_off_contract_values_are_refused(action: str, value: str) -> None:
-    with pytest.raises(BadButton):
-        parse_gateway_button(action, value)
+    with pytest.raises(BadButtonValue):
+        parse_button_value(action, value)
 
 
 def test_durations_and_ticket_ids() -> None:
     assert parse_duration("1h30m") == timedelta(minutes=90)
-    with pytest.raises(BadButton):
+    with pytest.raises(BadButtonValue):
         parse_duration("0s")
     assert parse_ticket_id("cmd-0123abc") == "cmd-0123abc"
-    with pytest.raises(BadButton):
+    with pytest.raises(BadButtonValue):
         parse_ticket_id("../etc")
 
 

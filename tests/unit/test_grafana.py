@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.buttons import SILENCE, BadButton, parse_gateway_button
 from chatops.cli import main
 from chatops.settings import Settings
-from gateway import actions, incidents
+from gateway import incidents
 from gateway.alertmanager import parse_alertmanager
 from gateway.errors import BadPayload
 from gateway.grafana import (
@@ -22,6 +21,7 @@ from gateway.grafana import (
 )
 from gateway.render import render_incident
 from gateway.render.grafana import slack_can_fetch
+from slackio.buttons import SILENCE, BadButtonValue, button_value, parse_button_value
 from tests.fakes.fixtures import fixture_bytes
 from tests.fakes.slack import validate_content
 
@@ -113,7 +113,7 @@ def test_silence_labels_leave_out_empty_values() -> None:
         for b in rendered.blocks
         if b["type"] == "actions"
         for e in b["elements"]
-        if e["action_id"] == actions.SILENCE
+        if e["action_id"] == SILENCE
     ]
     assert values[0]["l"] == {"alertname": "alert1", "lbl1": "val1"}
     assert values[0]["s"] == "grafana"
@@ -124,28 +124,25 @@ def test_silence_labels_leave_out_empty_values() -> None:
 
 def test_the_silence_source_round_trips_and_defaults_to_alertmanager() -> None:
     labels = {"alertname": "X"}
-    grafana = actions.button_value(actions.SILENCE, key="am:k:1", labels=labels, source="grafana")
-    assert actions.parse_button_value(actions.SILENCE, grafana).source == "grafana"
-    assert parse_gateway_button(SILENCE, grafana).source == "grafana"
-    plain = actions.button_value(actions.SILENCE, key="am:k:1", labels=labels)
+    grafana = button_value(SILENCE, key="am:k:1", labels=labels, source="grafana")
+    assert parse_button_value(SILENCE, grafana).source == "grafana"
+    plain = button_value(SILENCE, key="am:k:1", labels=labels)
     assert '"s"' not in plain, "Alertmanager buttons are unchanged"
-    assert parse_gateway_button(SILENCE, plain).source == "alertmanager"
+    assert parse_button_value(SILENCE, plain).source == "alertmanager"
 
 
-def test_an_unknown_silence_source_is_refused_on_both_sides() -> None:
+def test_an_unknown_silence_source_is_refused() -> None:
     value = json.dumps({"k": "am:k:1", "m": None, "l": {"a": "b"}, "d": "1h", "s": "pagerduty"})
-    with pytest.raises(actions.BadButtonValue):
-        actions.parse_button_value(actions.SILENCE, value)
-    with pytest.raises(BadButton):
-        parse_gateway_button(SILENCE, value)
-    with pytest.raises(actions.BadButtonValue):
-        actions.button_value(actions.SILENCE, key="k", labels={"a": "b"}, source="elsewhere")
+    with pytest.raises(BadButtonValue):
+        parse_button_value(SILENCE, value)
+    with pytest.raises(BadButtonValue):
+        button_value(SILENCE, key="k", labels={"a": "b"}, source="elsewhere")
 
 
 def test_a_truncated_grafana_silence_keeps_its_source() -> None:
     labels = {"alertname": "X"} | {f"l{i}": "v" * 100 for i in range(30)}
-    value = actions.button_value(actions.SILENCE, key="am:k:1", labels=labels, source="grafana")
-    parsed = parse_gateway_button(SILENCE, value)
+    value = button_value(SILENCE, key="am:k:1", labels=labels, source="grafana")
+    parsed = parse_button_value(SILENCE, value)
     assert parsed.truncated
     assert parsed.source == "grafana"
 

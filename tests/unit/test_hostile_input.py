@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from bot.commands import parse_command
 from bot.errors import UsageError
 from chatops.config import AppConfig, ConfigError, load_config, parse_config
-from gateway.actions import ACTION_IDS, SILENCE, BadButtonValue, ButtonValue, parse_button_value
 from gateway.alertmanager import AlertmanagerPayload, parse_alertmanager, parse_timestamp
 from gateway.drift import DriftEvent, dump_drift, fold, load_drift, parse_drift
 from gateway.errors import BadPayload
 from gateway.incidents import dump_incident, load_incident, merge, open_incident
 from gateway.render import Rendered, render_changes, render_drift, render_incident
+from slackio.buttons import ACTION_IDS, SILENCE, BadButtonValue, ButtonValue, parse_button_value
 from tests.fakes.slack import validate_content
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)

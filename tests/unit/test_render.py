@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from gateway.actions import ROLLBACK, SILENCE, parse_button_value
 from gateway.alertmanager import parse_alertmanager
 from gateway.drift import DriftIncident, fold, parse_drift
 from gateway.incidents import (
@@ -32,6 +31,7 @@ from gateway.incidents import (
     with_action,
 )
 from gateway.render import Rendered, render_changes, render_drift, render_incident
+from slackio.buttons import ROLLBACK, SILENCE, parse_button_value
 from tests.fakes.fixtures import fixture_bytes
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The button contract (gateway.actions): values round-trip, stay under 2000, bad ones are typed."""
+"""The button contract (slackio.buttons): values round-trip, stay under 2000, bad ones are typed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway import actions
-from gateway.actions import (
+from slackio.buttons import (
     ACK,
     ACTION_IDS,
     DISMISS,
@@ -22,6 +22,7 @@ from gateway.actions import (
     ButtonValue,
     button_value,
     parse_button_value,
+    parse_duration,
 )
 
 KEY = "am:0123456789abcdef0123:1"
@@ -172,7 +173,7 @@ def test_unknown_keys_are_ignored_for_forward_compatibility() -> None:
     ],
 )
 def test_durations(text: str, expected: timedelta) -> None:
-    assert actions.parse_duration(text) == expected
+    assert parse_duration(text) == expected
 
 
 def test_block_ids_are_prefixed_and_clipped_to_slacks_limit() -> None:

@@ -53,7 +53,10 @@ class UnknownEnvironment(BotError):
 
 
 class NoPipelineConfigured(BotError):
-    """The model exists (or is asked for with no config at all) but has no pipeline to run."""
+    """The model exists (or is asked for with no config at all) but has no pipeline to run.
+
+    A pipeline whose config lacks what one action needs is `bot.pipelines.PipelineIncomplete`.
+    """
 
     def __init__(self, model: str) -> None:
         super().__init__(f"model {model} has no pipeline configured")

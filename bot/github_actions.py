@@ -35,7 +35,7 @@ from bot.pipelines import (
     DeploymentStatus,
     InvalidPipelineRequest,
     JobFailure,
-    PipelineNotConfigured,
+    PipelineIncomplete,
     PipelineRequest,
     PipelineRun,
     PipelineStatus,
@@ -170,7 +170,7 @@ class GitHubActions:
             return await self._repository_dispatch(target, event_type, values)
         workflow = target.workflows.get(request.action)
         if not workflow:
-            raise PipelineNotConfigured(
+            raise PipelineIncomplete(
                 f"model {target.model} has no {request.action} workflow configured "
                 f"(pipeline.workflows.{request.action})"
             )
@@ -334,7 +334,7 @@ class GitHubActions:
 
     def _repo(self, target: PipelineTarget) -> Any:
         if not target.repo:
-            raise PipelineNotConfigured(f"model {target.model} has no GitHub repository configured")
+            raise PipelineIncomplete(f"model {target.model} has no GitHub repository configured")
         return self._gh.get_repo(target.repo)
 
     async def _call(

@@ -24,7 +24,7 @@ from bot.pipelines import (
     Deployment,
     DeploymentStatus,
     JobFailure,
-    PipelineNotConfigured,
+    PipelineIncomplete,
     PipelineRequest,
     PipelineRun,
     PipelineStatus,
@@ -248,7 +248,7 @@ class GitLabCI:
         """GET the project: the token user's access level and its pipeline-variable settings."""
 
         def get() -> dict[str, Any]:
-            self._project(target)  # PipelineNotConfigured without a project
+            self._project(target)  # PipelineIncomplete without a project
             project = self._gl.projects.get(str(target.project), **_NO_RETRY)
             return dict(project.attributes)
 
@@ -270,7 +270,7 @@ class GitLabCI:
 
     def _project(self, target: PipelineTarget) -> Any:
         if not target.project:
-            raise PipelineNotConfigured(f"model {target.model} has no GitLab project configured")
+            raise PipelineIncomplete(f"model {target.model} has no GitLab project configured")
         return self._gl.projects.get(target.project, lazy=True)
 
     async def _call(self, target: PipelineTarget, fn: Callable[[], T]) -> T:

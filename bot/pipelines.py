@@ -307,8 +307,10 @@ class NotPermitted(NotAllowed, InvalidPipelineRequest):
     """A variable or ref the model's config does not allow from Slack; nothing started."""
 
 
-class PipelineNotConfigured(PipelineError):
-    """The model's pipeline config has nothing for this action; nothing started."""
+class PipelineIncomplete(PipelineError):
+    """The model has a pipeline, but its config lacks what this action needs (no project or
+    repository, no workflow for the action); nothing started. A model with no pipeline at all is
+    `bot.errors.NoPipelineConfigured`, a user error rather than a failed start."""
 
 
 class NoRollbackTarget(PipelineError):

@@ -13,7 +13,7 @@ from bot.github_actions import GitHubActions
 from bot.pipelines import (
     InvalidPipelineRequest,
     NoRollbackTarget,
-    PipelineNotConfigured,
+    PipelineIncomplete,
     PipelineRequest,
     PipelineRun,
     PipelineStatus,
@@ -212,7 +212,7 @@ async def test_an_action_without_a_workflow_is_not_configured(
     fake_github: FakeGitHub, github_actions: GitHubActions
 ) -> None:
     target = PipelineTarget(model=MODEL, provider="github", repo=REPO, workflows={})
-    with pytest.raises(PipelineNotConfigured, match="no rollback workflow configured"):
+    with pytest.raises(PipelineIncomplete, match="no rollback workflow configured"):
         await github_actions.start(
             target=target,
             request=PipelineRequest("rollback", MODEL, environment="production"),

@@ -28,8 +28,6 @@ from bot.inbound import InboundGuard, Refusal, ignore_event
 from bot.listeners import Listeners
 from bot.service import Bot
 
-SLACK_TIMEOUT = 10
-
 
 def build_slack_app(
     *,
@@ -50,9 +48,8 @@ def build_slack_app(
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
-    client = AsyncWebClient(
-        base_url=api_url, session=session, timeout=SLACK_TIMEOUT, retry_handlers=[]
-    )
+    # No `timeout=`: slack_sdk ignores it on a session it did not make; `session`'s governs.
+    client = AsyncWebClient(base_url=api_url, session=session, retry_handlers=[])
     app = AsyncApp(
         name="chatops",
         signing_secret=signing_secret,

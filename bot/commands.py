@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from bot.errors import UsageError
 from bot.policy import Action
+from slackio.blocks import clip, escape
 
 MAX_TEXT = 2000
 MAX_VARIABLES = 20
@@ -185,8 +186,7 @@ def _command_name(command: str) -> str:
 
 def _show(value: str, limit: int = 40) -> str:
     """User text made safe to echo in mrkdwn: shortened, and Slack's control characters escaped."""
-    short = value if len(value) <= limit else value[: limit - 1] + "…"
-    return short.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(clip(value, limit))
 
 
 def _tokens(text: str, usage: str) -> list[str]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.silences import Silence, SilenceError, short, silence_body
+from bot.silences import Silence, SilenceError, silence_body
+from slackio.blocks import brief
 from slackio.urls import credentials, without_userinfo
 
 SILENCES_PATH = "/api/alertmanager/grafana/api/v2/silences"
@@ -89,7 +90,7 @@ class Grafana:
                         "service account token allowed to create silences"
                     )
                 if response.status not in ok:
-                    raise SilenceError(f"Grafana refused ({response.status}: {short(text)})")
+                    raise SilenceError(f"Grafana refused ({response.status}: {brief(text)})")
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as e:
             raise SilenceError(f"Grafana at {self.url} is unreachable ({type(e).__name__})") from e

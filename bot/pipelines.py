@@ -18,6 +18,7 @@ from typing import ClassVar, Protocol
 
 from bot.errors import BotError, NotAllowed
 from bot.policy import Action
+from slackio.blocks import brief
 
 
 class PipelineStatus(StrEnum):
@@ -324,11 +325,6 @@ class RunNotFound(PipelineError):
 _ANSWER_LIMIT = 200
 
 
-def _short(answer: str) -> str:
-    text = " ".join(answer.split())
-    return text if len(text) <= _ANSWER_LIMIT else text[: _ANSWER_LIMIT - 1] + "…"
-
-
 class ProviderError(PipelineError):
     """GitLab or GitHub answered with an error, or not at all.
 
@@ -350,7 +346,7 @@ class ProviderError(PipelineError):
         self.provider = provider
         self.model = target.model
         self.where = target.location
-        self.answer = _short(answer)
+        self.answer = brief(answer, _ANSWER_LIMIT)
         self.status = status
         message = f"{provider} {self.verb} for model {self.model} ({self.where}): {self.answer}"
         super().__init__(f"{message}. {self.hint}" if self.hint else message)

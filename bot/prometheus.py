@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from bot.errors import BotError
 from bot.threads import SdkThreads
+from slackio.blocks import brief
 from slackio.urls import credentials, without_userinfo
 
 T = TypeVar("T")
@@ -109,7 +110,7 @@ class PrometheusClient:
                 f"Prometheus at {self.shown_url} is unreachable ({type(e).__name__})"
             ) from e
         except PrometheusApiClientException as e:
-            raise PrometheusQueryError(f"Prometheus refused a query: {_short(str(e))}") from e
+            raise PrometheusQueryError(f"Prometheus refused a query: {brief(str(e))}") from e
         except (ValueError, KeyError, TypeError) as e:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.shown_url} answered with something unexpected"
@@ -130,8 +131,3 @@ def _number(pair: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(value) else value
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -14,6 +14,7 @@ from typing import Protocol
 import aiohttp
 
 from bot.errors import BotError
+from slackio.blocks import brief
 from slackio.urls import credentials, without_userinfo
 
 
@@ -98,7 +99,7 @@ class Alertmanager:
                 text = await response.text()
                 if response.status != 200:
                     raise SilenceError(
-                        f"Alertmanager refused the silence ({response.status}: {short(text)})"
+                        f"Alertmanager refused the silence ({response.status}: {brief(text)})"
                     )
                 data = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as e:
@@ -134,8 +135,3 @@ class Alertmanager:
 
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

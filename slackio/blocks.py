@@ -89,6 +89,11 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def brief(text: str, limit: int = 200) -> str:
+    """One line of at most `limit` characters: another service's answer quoted in an error."""
+    return clip(one_line(text), limit)
+
+
 def code(text: str, limit: int = 80) -> str:
     """Text for inside a code span: escaped, one line, no backticks."""
     return escape(one_line(clip(text, limit)).replace("`", "'"))

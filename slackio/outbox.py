@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from slackio.blocks import clip
 from slackio.errors import (
     NotInChannel,
     RateLimited,
@@ -257,8 +258,7 @@ class OutboxSender:
     async def _post_replies(self, item: OutboxItem) -> None:
         channel_id, ts = _posted_at(item)
         text = "\n".join(t for _, t in item.replies)
-        if len(text) > MAX_REPLY_CHARS:
-            text = text[: MAX_REPLY_CHARS - 1] + "…"
+        text = clip(text, MAX_REPLY_CHARS)
         marker = f"{item.key}#reply{item.replies[-1][0]}"
         found = None
         if item.uncertain:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from bot.errors import UsageError
+from bot.pipelines import RESERVED_VARIABLES
 from bot.policy import Action
 from slackio.blocks import clip, escape
 
@@ -24,7 +25,6 @@ MAX_TEXT = 2000
 MAX_VARIABLES = 20
 MAX_VALUE = 256
 MAX_KEY = 128
-RESERVED_KEYS = frozenset({"ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO"})
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -249,7 +249,7 @@ def _check_key(key: str, usage: str) -> None:
             "(A-Z, 0-9 and _, not starting with a digit)",
             usage,
         )
-    if key in RESERVED_KEYS:
+    if key in RESERVED_VARIABLES:
         raise UsageError(f"variable {key} is set by the bot and cannot be given", usage)
 
 

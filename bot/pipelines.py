@@ -58,10 +58,9 @@ class DeploymentStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Variables the bot sets itself; a user's KEY=VALUE may not override them.
-RESERVED_VARIABLES = frozenset(
-    {"ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO"}
-)
+# Variables the bot sets itself; a user's KEY=VALUE may not override them, nor may a model's
+# `allowed_variables` (whose errors name the first one a glob matches, in this order).
+RESERVED_VARIABLES = ("ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO")
 # The CI systems' own variables (CI_DEBUG_TRACE, GITLAB_USER_ID, ...): never from Slack. Others
 # (GIT_STRATEGY, ...) are refused too unless the model's `allowed_variables` lists them.
 RESERVED_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "RUNNER_")
@@ -261,7 +260,7 @@ def pipeline_variables(target: PipelineTarget, request: PipelineRequest) -> dict
     Unset optional values (no environment, no version) are left out, because GitHub
     rejects inputs a workflow does not declare.
     """
-    clash = sorted(RESERVED_VARIABLES.intersection(request.variables))
+    clash = sorted(set(RESERVED_VARIABLES).intersection(request.variables))
     if clash:
         raise InvalidPipelineRequest(
             f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set by the bot; "

@@ -12,6 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from bot.options import DriftQueries as BotDriftQueries
+from bot.pipelines import RESERVED_PREFIXES, RESERVED_VARIABLES
 from bot.policy import ACTIONS, Policy, PolicyError
 from chatops.config_hints import did_you_mean, yaml_problem
 
@@ -37,10 +39,6 @@ class SlackConfig(_Strict):
     team_ids: Annotated[list[TeamId], Field(min_length=1)] | None = None
 
 
-# What Slack users may never set: the bot's own variables and the CI systems' (CI_DEBUG_TRACE,
-# GITLAB_*, ...). The same as `bot.pipelines` (tests/unit/test_pipeline_config.py checks).
-RESERVED_VARIABLES = ("ACTION", "MODEL_NAME", "ENVIRONMENT", "MODEL_VERSION", "ROLLBACK_TO")
-RESERVED_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "RUNNER_")
 _VARIABLE_GLOB = re.compile(r"^[A-Z0-9_*?]+$")
 _REF_GLOB = re.compile(r"^[A-Za-z0-9._/+*?\[\]-]{1,255}$")
 
@@ -164,10 +162,15 @@ class RuleConfig(_Strict):
     approvers: list[str] = Field(default_factory=list)
 
 
+_BOT_QUERIES = BotDriftQueries()
+
+
+# `drift.queries`: the bot's `DriftQueries` in YAML, with its defaults. (No docstring: it would
+# become a description in the JSON schema embedded in the chart.)
 class DriftQueries(_Strict):
-    score: str = 'model_drift_score{model="{model}"}'
-    p_value: str = 'model_drift_p_value{model="{model}"}'
-    events_24h: str = 'sum(increase(model_drift_events_total{model="{model}"}[24h]))'
+    score: str = _BOT_QUERIES.score
+    p_value: str = _BOT_QUERIES.p_value
+    events_24h: str = _BOT_QUERIES.events_24h
 
 
 class DriftConfig(_Strict):

@@ -82,7 +82,7 @@ def test_each_workflow_declares_every_input_the_service_sends(model: str, action
     required = {name for name, spec in inputs.items() if spec.get("required")}
     emptiest = sent(model, action, EMPTIEST[action])
     assert required <= emptiest, f"{workflow} requires inputs the service may not send"
-    assert set(inputs) <= RESERVED_VARIABLES | set(GITHUB_MODELS[model].variables)
+    assert set(inputs) <= {*RESERVED_VARIABLES, *GITHUB_MODELS[model].variables}
 
 
 def test_readme_deploy_workflow_is_the_shipped_one() -> None:

@@ -14,7 +14,6 @@ from bot.commands import (
     MAX_TEXT,
     MAX_VALUE,
     MAX_VARIABLES,
-    RESERVED_KEYS,
     USAGE,
     AuditCommand,
     DeployCommand,
@@ -27,6 +26,7 @@ from bot.commands import (
     parse_command,
 )
 from bot.errors import BotError, UsageError
+from bot.pipelines import RESERVED_VARIABLES
 
 
 def variables(command: str, text: str) -> Mapping[str, str]:
@@ -365,7 +365,7 @@ def test_any_word_soup_is_a_command_or_usage_error(command: str, words: list[str
     assert len(given_vars) <= MAX_VARIABLES
     for key, value in given_vars.items():
         assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", key)
-        assert key not in RESERVED_KEYS
+        assert key not in RESERVED_VARIABLES
         assert len(value) <= MAX_VALUE
 
 

@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from bot import pipelines
-from chatops import config as config_module
 from chatops.bot_wiring import bot_options
 from chatops.config import ConfigError, parse_config
 
@@ -95,8 +93,3 @@ def test_a_github_pipeline_has_the_same_settings() -> None:
     }
     with pytest.raises(ConfigError, match=r"'GITHUB_\*' would allow GITHUB_\*"):
         parse_config(raw)
-
-
-def test_config_and_bot_reserve_the_same_names() -> None:
-    assert set(config_module.RESERVED_VARIABLES) == pipelines.RESERVED_VARIABLES
-    assert config_module.RESERVED_PREFIXES == pipelines.RESERVED_PREFIXES

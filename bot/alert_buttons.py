@@ -31,12 +31,12 @@ from bot.requests import Duplicate, Requests, StartFailed
 from bot.silences import SilenceError, SilenceTarget
 from bot.tickets import Ticket
 from slackio.buttons import ACK, DISMISS, GRAFANA, RETRAIN, SILENCE, ButtonValue
-from storage import Store, StoreError
+from storage import Store, Versioned, cas
+from storage.cas import Write
 
 log = structlog.get_logger("bot.alert_buttons")
 
 REPEAT_TTL = 3600.0
-CAS_ATTEMPTS = 20
 CLAIM_GRACE = 60.0  # a claim whose ticket is not saved yet is in flight this long
 _VERBS = {ACK: "Acknowledged", DISMISS: "Dismissed"}
 
@@ -190,28 +190,21 @@ class AlertButtons:
         value: dict[str, Any],
     ) -> str | None:
         """Hold `key` with `value` unless its holder is `busy` (then that answer is returned)."""
-        for _ in range(CAS_ATTEMPTS):
-            stored = await self._store.get_state(key)
-            if stored is not None:
-                refused = await busy(_load(stored.data))
-                if refused is not None:
-                    return refused
-            version = stored.version if stored is not None else 0
-            if await self._store.save(
-                key=key, data=json.dumps(value), expected_version=version, now=self._clock()
-            ):
-                return None
-        return "Someone else just did this; see the message."
+        refused: str | None = None
+
+        async def hold(stored: Versioned | None) -> Write | None:
+            nonlocal refused
+            refused = await busy(_load(stored.data)) if stored is not None else None
+            return Write(json.dumps(value)) if refused is None else None
+
+        try:
+            await cas.update(self._store, key, hold, now=self._clock())
+        except cas.Contention:
+            return "Someone else just did this; see the message."
+        return refused
 
     async def _put(self, key: str, value: dict[str, Any]) -> None:
-        for _ in range(CAS_ATTEMPTS):
-            stored = await self._store.get_state(key)
-            version = stored.version if stored is not None else 0
-            if await self._store.save(
-                key=key, data=json.dumps(value), expected_version=version, now=self._clock()
-            ):
-                return
-        raise StoreError(f"too much contention on {key}")
+        await cas.update(self._store, key, lambda _: Write(json.dumps(value)), now=self._clock())
 
     async def _audit(self, button: ButtonValue, user: str, outcome: str, detail: str = "") -> None:
         await self._auditor.record(

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from storage import Store, StoreError
+from storage import Store, Versioned, cas
+from storage.cas import Write
 
 if TYPE_CHECKING:
     from bot.tickets import Ticket
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("bot.ledger")
 
 LEDGER_LIMIT = 50
-_CAS_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -94,22 +94,19 @@ class Ledger:
 
     async def record(self, entry: LedgerEntry) -> None:
         """Add `entry` in front, keeping the newest `limit`."""
-        key = ledger_key(entry.model, entry.environment)
-        for _ in range(_CAS_ATTEMPTS):
-            stored = await self._store.get_state(key)
+
+        def add(stored: Versioned | None) -> Write:
             current = _load(stored.data) if stored is not None else []
-            data = json.dumps([asdict(e) for e in [entry, *current][: self._limit]])
-            version = stored.version if stored is not None else 0
-            if await self._store.save(key=key, data=data, expected_version=version, now=entry.at):
-                log.info(
-                    "deployment_recorded",
-                    model=entry.model,
-                    environment=entry.environment,
-                    version=entry.version,
-                    commit=entry.commit,
-                )
-                return
-        raise StoreError(f"too much contention on {key}")
+            return Write(json.dumps([asdict(e) for e in [entry, *current][: self._limit]]))
+
+        await cas.update(self._store, ledger_key(entry.model, entry.environment), add, now=entry.at)
+        log.info(
+            "deployment_recorded",
+            model=entry.model,
+            environment=entry.environment,
+            version=entry.version,
+            commit=entry.commit,
+        )
 
 
 def _load(data: str) -> list[LedgerEntry]:

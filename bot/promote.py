@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.alert_buttons import CAS_ATTEMPTS, CLAIM_GRACE, claim_key
+from bot.alert_buttons import CLAIM_GRACE, claim_key
 from bot.approvals import ApprovalRequest, ApprovalState, new_request, reopen_failed, state_text
 from bot.audit import Auditor
 from bot.buttons import MessageActions
@@ -35,7 +35,8 @@ from bot.tickets import Ticket
 from registry import ModelRegistry
 from slackio.blocks import clip, escape
 from slackio.buttons import PROMOTE, ButtonValue
-from storage import Store
+from storage import Store, Versioned, cas
+from storage.cas import Write
 
 __all__ = ["PromoteTarget", "PromotionCards", "Promotions"]
 
@@ -86,30 +87,42 @@ class Promotions:
             raise BotError("MLFLOW_TRACKING_URI is not set, so the bot cannot reach the registry")
         rule = self._options.policy.rule_for("promote", None)
         check_request(rule, user, action="promote", environment=None)
-        key = claim_key(button.key, PROMOTE)
-        for _ in range(CAS_ATTEMPTS):
-            stored = await self._store.get_state(key)
-            held = _load(stored.data) if stored is not None else {}
-            ticket = await self._requests.ticket(str(held.get("ticket", ""))) if held else None
-            if ticket is None and float(held.get("at", 0.0)) > self._clock() - CLAIM_GRACE:
-                return "Someone just requested this; see the channel."
-            if ticket is not None and ticket.is_open:
-                r = ticket.request
-                return f"Already requested by <@{r.requester}>: {state_text(r)}."
-            if ticket is not None and ticket.request.state is ApprovalState.STARTED:
-                r = ticket.request
-                return f"v{version} was already promoted (requested by <@{r.requester}>)."
-            if ticket is not None and self._retryable(ticket):
-                return await self._retry(ticket, user)
-            claim = {"ticket": click_id, "by": user, "at": self._clock()}
-            if await self._store.save(
-                key=key,
-                data=json.dumps(claim),
-                expected_version=stored.version if stored is not None else 0,
-                now=self._clock(),
-            ):
-                return await self._submit(target, version, rule, button, user, click_id)
-        return "Someone else just did this; see the card."
+        outcome: str | Ticket | None = None  # why not, or a failed approved ticket to retry
+
+        async def claim(stored: Versioned | None) -> Write | None:
+            nonlocal outcome
+            outcome = await self._held(stored, version)
+            if outcome is not None:
+                return None
+            return Write(json.dumps({"ticket": click_id, "by": user, "at": self._clock()}))
+
+        try:
+            written = await cas.update(
+                self._store, claim_key(button.key, PROMOTE), claim, now=self._clock()
+            )
+        except cas.Contention:
+            return "Someone else just did this; see the card."
+        if written is not None:
+            return await self._submit(target, version, rule, button, user, click_id)
+        if isinstance(outcome, Ticket):
+            return await self._retry(outcome, user)
+        return outcome or ""
+
+    async def _held(self, stored: Versioned | None, version: str) -> str | Ticket | None:
+        """Why the card's claim is not free (an answer, or a ticket to retry), or None."""
+        held = _load(stored.data) if stored is not None else {}
+        ticket = await self._requests.ticket(str(held.get("ticket", ""))) if held else None
+        if ticket is None and float(held.get("at", 0.0)) > self._clock() - CLAIM_GRACE:
+            return "Someone just requested this; see the channel."
+        if ticket is not None and ticket.is_open:
+            r = ticket.request
+            return f"Already requested by <@{r.requester}>: {state_text(r)}."
+        if ticket is not None and ticket.request.state is ApprovalState.STARTED:
+            r = ticket.request
+            return f"v{version} was already promoted (requested by <@{r.requester}>)."
+        if ticket is not None and self._retryable(ticket):
+            return ticket
+        return None
 
     def _card(self, button: ButtonValue) -> tuple[PromoteTarget, str]:
         kind, _, rest = button.key.partition(":")

@@ -43,7 +43,6 @@ from bot.ticket_store import TicketStore
 from bot.tickets import Ticket
 from slackio.blocks import link
 from slackio.metrics import Metrics
-from storage import StoreError
 
 log = structlog.get_logger("bot.requests")
 
@@ -228,27 +227,32 @@ class Requests:
     async def decide(self, ticket_id: str, *, user: str, approving: bool) -> str:
         """Apply one Approve/Deny click; the answer for the clicker, or `NotAllowed` (audited)."""
         verb = "approve" if approving else "deny"
-        for _ in range(20):
-            loaded = await self._tickets.load(ticket_id)
-            if loaded is None:
-                return "This request is no longer known (it may have been cleaned up)."
-            ticket = loaded.ticket
-            r = ticket.request
+        seen: Ticket | None = None
+        decision: Decision | None = None
+
+        def decide(ticket: Ticket) -> Ticket | None:
+            nonlocal seen, decision
+            seen, r = ticket, ticket.request
             rule = self._options.policy.find(r.action, r.environment)  # None: nobody decides
-            try:
-                decision = (approve if approving else deny)(r, rule, user, self._now())
-            except NotAllowed as e:
-                await self._refused(ticket, user, verb, e.message)
-                raise
+            decision = (approve if approving else deny)(r, rule, user, self._now())
             if decision.outcome in (Outcome.DUPLICATE, Outcome.ALREADY_DECIDED):
-                self._count(r, decision.outcome)
-                return f"Nothing changed: {state_text(r)}."
+                return None
             updated = replace(ticket, request=decision.request)
-            if decision.outcome is Outcome.NOW_APPROVED:
-                updated = self._runs.claim(updated)
-            if await self._tickets.save(updated, version=loaded.version):
-                return await self._decided(updated, decision, user)
-        raise StoreError(f"too much contention on ticket {ticket_id}")
+            now_approved = decision.outcome is Outcome.NOW_APPROVED
+            return self._runs.claim(updated) if now_approved else updated
+
+        try:
+            updated = await self._tickets.change(ticket_id, decide)
+        except NotAllowed as e:
+            if seen is not None:  # always: only `decide` raises it
+                await self._refused(seen, user, verb, e.message)
+            raise
+        if seen is None or decision is None:
+            return "This request is no longer known (it may have been cleaned up)."
+        if updated is None:
+            self._count(seen.request, decision.outcome)
+            return f"Nothing changed: {state_text(seen.request)}."
+        return await self._decided(updated, decision, user)
 
     async def _refused(self, ticket: Ticket, user: str, verb: str, why: str) -> None:
         r = ticket.request

@@ -19,12 +19,12 @@ import structlog
 from bot.options import BotOptions
 from bot.render import status_reply, ticket_message
 from bot.tickets import Ticket, dump_ticket, load_ticket, state_key
-from storage import MessageUpdate, Store, StoreError
+from storage import MessageUpdate, Store, StoreError, Versioned, cas
+from storage.cas import Write
 
 log = structlog.get_logger("bot.tickets")
 
 INDEX_KEY = "bot:open"
-CAS_ATTEMPTS = 20
 ORPHAN_GRACE = 300.0  # an indexed id with no ticket after this long is dropped from the index
 
 Change = Callable[[Ticket], Ticket | None]
@@ -66,12 +66,7 @@ class TicketStore:
 
     async def load(self, ticket_id: str) -> Loaded | None:
         stored = await self._store.get_state(state_key(ticket_id))
-        if stored is None:
-            return None
-        try:
-            return Loaded(load_ticket(stored.data), stored.version)
-        except (ValueError, KeyError) as e:
-            raise StoreError(f"ticket {ticket_id} is unreadable: {e}") from e
+        return None if stored is None else Loaded(_decode(ticket_id, stored.data), stored.version)
 
     async def save(
         self, ticket: Ticket, *, version: int, reply: str | None = None, quiet: bool = False
@@ -80,15 +75,15 @@ class TicketStore:
 
         `quiet`: bookkeeping only (a lease), the message does not change.
         """
-        messages = [self._message(ticket, reply)] if visible(ticket) and not quiet else []
+        write = self._write(ticket, reply, quiet)
         saved = await self._store.save(
             key=ticket.key,
-            data=dump_ticket(ticket),
+            data=write.data,
             expected_version=version,
-            messages=messages,
+            messages=write.messages,
             now=self._clock(),
         )
-        if saved and messages:
+        if saved and write.messages:
             self._wake_sender()
         return saved
 
@@ -96,17 +91,28 @@ class TicketStore:
         self, ticket_id: str, change: Change, *, reply: Reply | None = None, quiet: bool = False
     ) -> Ticket | None:
         """Apply `change` to the stored ticket until the write wins; None if nothing changed."""
-        for _ in range(CAS_ATTEMPTS):
-            loaded = await self.load(ticket_id)
-            if loaded is None:
+        changed: Ticket | None = None
+
+        def apply(stored: Versioned | None) -> Write | None:
+            nonlocal changed
+            if stored is None:
                 return None
-            changed = change(loaded.ticket)
+            ticket = _decode(ticket_id, stored.data)
+            changed = change(ticket)
             if changed is None:
                 return None
-            text = reply(loaded.ticket, changed) if reply else None
-            if await self.save(changed, version=loaded.version, reply=text, quiet=quiet):
-                return changed
-        raise StoreError(f"too much contention on ticket {ticket_id}")
+            return self._write(changed, reply(ticket, changed) if reply else None, quiet)
+
+        written = await cas.update(self._store, state_key(ticket_id), apply, now=self._clock())
+        if written is None:
+            return None
+        if written.messages:
+            self._wake_sender()
+        return changed
+
+    def _write(self, ticket: Ticket, reply: str | None, quiet: bool) -> Write:
+        messages = [self._message(ticket, reply)] if visible(ticket) and not quiet else []
+        return Write(dump_ticket(ticket), messages)
 
     def _message(self, ticket: Ticket, reply: str | None) -> MessageUpdate:
         r = ticket.request
@@ -145,25 +151,24 @@ class TicketStore:
         await self._edit_index(drop)
 
     async def _edit_index(self, edit: Callable[[dict[str, float]], dict[str, float]]) -> None:
-        for _ in range(CAS_ATTEMPTS):
-            stored = await self._store.get_state(INDEX_KEY)
+        def apply(stored: Versioned | None) -> Write | None:
             current = _index(stored.data) if stored else {}
             updated = edit(current)
-            if updated == current:
-                return
-            if await self._store.save(
-                key=INDEX_KEY,
-                data=json.dumps(updated),
-                expected_version=stored.version if stored else 0,
-                now=self._clock(),
-            ):
-                return
-        raise StoreError("too much contention on the open-ticket index")
+            return None if updated == current else Write(json.dumps(updated))
+
+        await cas.update(self._store, INDEX_KEY, apply, now=self._clock())
 
 
 def visible(ticket: Ticket) -> bool:
     """Whether the ticket has a channel message: it asked for approval, or a run was started."""
     return ticket.request.approvals_needed > 0 or ticket.run is not None
+
+
+def _decode(ticket_id: str, data: str) -> Ticket:
+    try:
+        return load_ticket(data)
+    except (ValueError, KeyError) as e:
+        raise StoreError(f"ticket {ticket_id} is unreadable: {e}") from e
 
 
 def _index(data: str) -> dict[str, float]:

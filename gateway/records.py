@@ -17,11 +17,10 @@ from gateway import incidents
 from gateway.drift import dump_drift, load_drift
 from gateway.incidents import ActionRecord
 from gateway.service import Gateway
-from storage import MessageUpdate
+from storage import MessageUpdate, Versioned, cas
+from storage.cas import Write
 
 log = structlog.get_logger("gateway.records")
-
-_ATTEMPTS = 20
 
 
 class GatewayRecords:
@@ -47,26 +46,22 @@ class GatewayRecords:
             detail=detail,
             link=link,
         )
-        state_key = f"{kind}:{ident}"
-        for _ in range(_ATTEMPTS):
-            stored = await self._gateway.store.get_state(state_key)
+
+        def add(stored: Versioned | None) -> Write | None:
             if stored is None:
-                return False
+                return None
             updated = self._updated(kind, stored.data, int(generation), record)
-            if updated is None:
-                return False
-            data, message = updated
-            if await self._gateway.store.save(
-                key=state_key,
-                data=data,
-                expected_version=stored.version,
-                messages=[message],
-                now=now,
-            ):
-                self._gateway.wake_sender(message.channel)
-                log.info("message_action_recorded", key=message_key, actor=actor, action=action)
-                return True
-        return False
+            return None if updated is None else Write(updated[0], [updated[1]])
+
+        try:
+            written = await cas.update(self._gateway.store, f"{kind}:{ident}", add, now=now)
+        except cas.Contention:
+            return False
+        if written is None:
+            return False
+        self._gateway.wake_sender(written.messages[0].channel)
+        log.info("message_action_recorded", key=message_key, actor=actor, action=action)
+        return True
 
     def _updated(
         self, kind: str, data: str, generation: int, record: ActionRecord

@@ -36,11 +36,11 @@ from gateway.promotions import (
 from gateway.render import render_promotion
 from gateway.service import Outcome
 from registry import ModelRegistry, RegistryError, RunSummary
-from storage import MessageUpdate, Store, StoreError
+from storage import MessageUpdate, Store, Versioned, cas
+from storage.cas import Write
 
 log = structlog.get_logger("gateway.registry")
 
-_CAS_ATTEMPTS = 20
 _DELIVERY_TTL = 24 * 3600.0
 # How long the service's own alias move is expected back from MLflow as a webhook.
 _PENDING_TTL = 120.0
@@ -268,18 +268,15 @@ class RegistryEvents:
 
     async def _remember_champion(self, name: str, version: str | None, now: float) -> str | None:
         """Record which version holds the alias; return the one that held it before."""
-        key = champion_key(name)
-        for _ in range(_CAS_ATTEMPTS):
-            stored = await self.store.get_state(key)
+        previous: str | None = None
+
+        def remember(stored: Versioned | None) -> Write | None:
+            nonlocal previous
             previous = json.loads(stored.data).get("version") if stored else None
-            if previous == version:
-                return previous
-            data = json.dumps({"version": version})
-            if await self.store.save(
-                key=key, data=data, expected_version=stored.version if stored else 0, now=now
-            ):
-                return previous
-        raise StoreError(f"too much contention on {key}")
+            return None if previous == version else Write(json.dumps({"version": version}))
+
+        await cas.update(self.store, champion_key(name), remember, now=now)
+        return previous
 
     async def _update_card(
         self,
@@ -295,27 +292,25 @@ class RegistryEvents:
 
         False when there is no card (a version registered before the service watched it).
         """
-        key = message_key(name, version)
-        for _ in range(_CAS_ATTEMPTS):
-            stored = await self.store.get_state(key)
+        found = False
+
+        def apply(stored: Versioned | None) -> Write | None:
+            nonlocal found
+            found = stored is not None
             if stored is None:
-                return False
+                return None
             card = load_card(stored.data)
             changed = change(card)
             if changed == card and not reply:
-                return True
+                return None
             text = (changed.notes[-1] if changed.notes else None) if reply == "" else reply
             message = self._message(changed, watched, reply=text)
-            if await self.store.save(
-                key=key,
-                data=dump_card(changed),
-                expected_version=stored.version,
-                messages=[message],
-                now=now,
-            ):
-                self.wake_sender(message.channel)
-                return True
-        raise StoreError(f"too much contention on {key}")
+            return Write(dump_card(changed), [message])
+
+        written = await cas.update(self.store, message_key(name, version), apply, now=now)
+        if written is not None:
+            self.wake_sender(watched.channel)
+        return found
 
     def _message(
         self, card: PromotionCard, watched: WatchedModel, *, reply: str | None

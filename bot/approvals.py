@@ -5,9 +5,10 @@ failed -> approved (a retried start that has no side effect twice: promote's ali
 pending -> denied (an allowed approver said no; or the requester cancelled)
 pending -> expired (nobody decided before `expires_at`)
 
-Every transition returns a new `ApprovalRequest`; the store keeps it (`to_json`/`from_json`) and
-decides with compare-and-set which click wins when two land at once. Clicks arrive twice (Slack
-retries, impatient users), so a repeated approval counts once and is not an error.
+Every transition returns a new `ApprovalRequest`; the store keeps it (`to_json`/`from_json`, see
+`bot.codec`) and decides with compare-and-set which click wins when two land at once. Clicks
+arrive twice (Slack retries, impatient users), so a repeated approval counts once and is not an
+error.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Annotated
 
-from bot.policy import ACTIONS, Action, Rule, check_approver, mentions
+from pydantic import Strict, TypeAdapter, ValidationError
+
+from bot.codec import Stored, Strings, Time
+from bot.policy import Action, Rule, check_approver, mentions
 
 DEFAULT_TTL = timedelta(hours=24)
 _FORMAT = 1
@@ -58,11 +63,11 @@ class ApprovalRequest:
     model: str
     environment: str | None
     version: str | None
-    variables: Mapping[str, str] = field(hash=False)
+    variables: Strings = field(hash=False)
     requester: str
-    created_at: datetime
-    expires_at: datetime
-    approvals_needed: int
+    created_at: Time
+    expires_at: Time
+    approvals_needed: Annotated[int, Strict()]
     approved_by: tuple[str, ...] = ()
     denied_by: str | None = None
     state: ApprovalState = ApprovalState.PENDING
@@ -81,29 +86,21 @@ class ApprovalRequest:
 
     def to_json(self) -> dict[str, object]:
         """A JSON-compatible dict the store can keep; `from_json` reads it back."""
-        return {
-            "format": _FORMAT,
-            "id": self.id,
-            "action": self.action,
-            "model": self.model,
-            "environment": self.environment,
-            "version": self.version,
-            "variables": dict(self.variables),
-            "requester": self.requester,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "approvals_needed": self.approvals_needed,
-            "approved_by": list(self.approved_by),
-            "denied_by": self.denied_by,
-            "state": self.state.value,
-            "channel": self.channel,
-            "ts": self.ts,
-        }
+        stored: dict[str, object] = _CODEC.dump_python(self, mode="json")
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ApprovalRequest:
         """Read what `to_json` wrote; `ValueError` naming the field if it is not that."""
-        return _from_json(data)
+        try:
+            return _CODEC.validate_python(data)
+        except ValidationError as e:
+            raise ValueError(f"bad approval request: {e}") from e
+
+
+# The request as the store keeps it (alone, or inside a ticket).
+StoredRequest = Annotated[ApprovalRequest, Stored(_FORMAT)]
+_CODEC: TypeAdapter[ApprovalRequest] = TypeAdapter(StoredRequest)
 
 
 @dataclass(frozen=True)
@@ -279,63 +276,3 @@ def _from_approved(request: ApprovalRequest, state: ApprovalState) -> ApprovalRe
     if request.state is not ApprovalState.APPROVED:
         raise ValueError(f"request {request.id} is {request.state}, not approved")
     return replace(request, state=state)
-
-
-def _from_json(data: Mapping[str, object]) -> ApprovalRequest:
-    if data.get("format") != _FORMAT:
-        raise ValueError(f"format: expected {_FORMAT}, got {data.get('format')!r}")
-    variables = data.get("variables")
-    if not isinstance(variables, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
-    ):
-        raise ValueError("variables: expected an object of strings")
-    approved_by = data.get("approved_by")
-    if not isinstance(approved_by, list) or not all(isinstance(u, str) for u in approved_by):
-        raise ValueError("approved_by: expected a list of strings")
-    needed = data.get("approvals_needed")
-    if not isinstance(needed, int) or isinstance(needed, bool):
-        raise ValueError("approvals_needed: expected an integer")
-    try:
-        state = ApprovalState(_str(data, "state"))
-        created_at = datetime.fromisoformat(_str(data, "created_at"))
-        expires_at = datetime.fromisoformat(_str(data, "expires_at"))
-    except ValueError as e:
-        raise ValueError(f"bad approval request: {e}") from e
-    return ApprovalRequest(
-        id=_str(data, "id"),
-        action=_action(_str(data, "action")),
-        model=_str(data, "model"),
-        environment=_opt_str(data, "environment"),
-        version=_opt_str(data, "version"),
-        variables=variables,
-        requester=_str(data, "requester"),
-        created_at=created_at,
-        expires_at=expires_at,
-        approvals_needed=needed,
-        approved_by=tuple(approved_by),
-        denied_by=_opt_str(data, "denied_by"),
-        state=state,
-        channel=_opt_str(data, "channel"),
-        ts=_opt_str(data, "ts"),
-    )
-
-
-def _action(value: str) -> Action:
-    for action in ACTIONS:
-        if action == value:
-            return action
-    raise ValueError(f"action: unknown action {value!r}")
-
-
-def _str(data: Mapping[str, object], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"{key}: expected a string")
-    return value
-
-
-def _opt_str(data: Mapping[str, object], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{key}: expected a string or null")
-    return value

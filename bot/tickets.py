@@ -4,18 +4,19 @@ It wraps the approval request (`bot.approvals.ApprovalRequest`; a request needin
 stored as already approved by nobody) with what the pipeline side needs: the branch, the rollback
 target, the run being followed and which replica follows it. Tickets live in the store under
 `req:<id>`, and their Slack message under the same key, so a restart or another replica picks up
-where this one stopped. Pure: dataclasses and their JSON codec.
+where this one stopped. Pure: dataclasses and their JSON codec (a TypeAdapter, see `bot.codec`;
+the layout is the one the earlier hand-written codec wrote).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from typing import Annotated
 
-from bot.approvals import ApprovalRequest, ApprovalState
+from pydantic import BeforeValidator, PlainSerializer, TypeAdapter, ValidationError
+
+from bot.approvals import ApprovalState, StoredRequest
+from bot.codec import Stored, Time
 from bot.ledger import target_label
 from bot.pipelines import JobFailure, PipelineRun, PipelineStatus
 
@@ -31,6 +32,24 @@ class JobLink:
     url: str
 
 
+def _pairs(jobs: tuple[JobLink, ...]) -> list[list[str]]:
+    return [[j.name, j.url] for j in jobs]
+
+
+def _from_pairs(raw: object) -> object:
+    if isinstance(raw, list | tuple):
+        return [{"name": p[0], "url": p[1]} if isinstance(p, list | tuple) else p for p in raw]
+    return raw
+
+
+# Failed jobs are stored as [name, url] pairs.
+JobLinks = Annotated[
+    tuple[JobLink, ...],
+    BeforeValidator(_from_pairs),
+    PlainSerializer(_pairs, return_type=list[list[str]]),
+]
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """The pipeline run a ticket started, as last seen."""
@@ -40,9 +59,9 @@ class RunInfo:
     url: str
     status: PipelineStatus
     provider_status: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    failed_jobs: tuple[JobLink, ...] = ()
+    started_at: Time | None = None
+    finished_at: Time | None = None
+    failed_jobs: JobLinks = ()
     note: str = ""
 
     @classmethod
@@ -94,7 +113,7 @@ class RunInfo:
 class Ticket:
     """One request and, once started, its pipeline run."""
 
-    request: ApprovalRequest
+    request: StoredRequest
     ref: str | None = None
     rollback_to: str | None = None
     rollback_commit: bool = False  # rollback_to is a commit sha: no model version was recorded
@@ -141,83 +160,17 @@ def state_key(ticket_id: str) -> str:
     return f"req:{ticket_id}"
 
 
+_CODEC: TypeAdapter[Ticket] = TypeAdapter(Annotated[Ticket, Stored(_FORMAT)])
+
+
 def dump_ticket(ticket: Ticket) -> str:
     """The JSON the store keeps."""
-    run = ticket.run
-    return json.dumps(
-        {
-            "format": _FORMAT,
-            "request": ticket.request.to_json(),
-            "ref": ticket.ref,
-            "rollback_to": ticket.rollback_to,
-            "rollback_commit": ticket.rollback_commit,
-            "origin": ticket.origin,
-            "run": None if run is None else _dump_run(run),
-            "error": ticket.error,
-            "follower": ticket.follower,
-            "lease_until": ticket.lease_until,
-        }
-    )
+    return _CODEC.dump_json(ticket).decode()
 
 
 def load_ticket(data: str) -> Ticket:
     """Read what `dump_ticket` wrote; `ValueError` if it is not that."""
-    raw = json.loads(data)
-    if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
-        raise ValueError("not a ticket")
-    request = raw.get("request")
-    if not isinstance(request, dict):
-        raise ValueError("ticket without request")
-    run = raw.get("run")
-    return Ticket(
-        request=ApprovalRequest.from_json(request),
-        ref=_opt(raw, "ref"),
-        rollback_to=_opt(raw, "rollback_to"),
-        rollback_commit=raw.get("rollback_commit") is True,
-        origin=_opt(raw, "origin"),
-        run=_load_run(run) if isinstance(run, dict) else None,
-        error=_opt(raw, "error"),
-        follower=_opt(raw, "follower"),
-        lease_until=float(raw.get("lease_until") or 0.0),
-    )
-
-
-def _dump_run(run: RunInfo) -> dict[str, Any]:
-    return {
-        "provider": run.provider,
-        "id": run.id,
-        "url": run.url,
-        "status": run.status.value,
-        "provider_status": run.provider_status,
-        "started_at": _time(run.started_at),
-        "finished_at": _time(run.finished_at),
-        "failed_jobs": [[j.name, j.url] for j in run.failed_jobs],
-        "note": run.note,
-    }
-
-
-def _load_run(raw: Mapping[str, Any]) -> RunInfo:
-    return RunInfo(
-        provider=str(raw["provider"]),
-        id=str(raw["id"]),
-        url=str(raw.get("url") or ""),
-        status=PipelineStatus(str(raw["status"])),
-        provider_status=str(raw.get("provider_status") or ""),
-        started_at=_parse_time(raw.get("started_at")),
-        finished_at=_parse_time(raw.get("finished_at")),
-        failed_jobs=tuple(JobLink(str(n), str(u)) for n, u in raw.get("failed_jobs") or []),
-        note=str(raw.get("note") or ""),
-    )
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_time(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def _opt(raw: Mapping[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    return str(value) if value is not None else None
+    try:
+        return _CODEC.validate_json(data)
+    except ValidationError as e:
+        raise ValueError(f"not a ticket: {e}") from e

@@ -4,15 +4,15 @@ Alertmanager repeats a group's whole body every `repeat_interval` (and each HA p
 own copy); most webhooks are such repeats, and fully validating 90 alerts to learn that nothing
 changed was most of their cost. Two cheaper looks come first:
 
-- a byte-identical body: a hash of the body (blake2b) maps to the event keys the last body of
+- a byte-identical body: a hash of the body (SHA-256) maps to the event keys the last body of
   its group had once it was folded (one body per group, at most `capacity` keys in all);
-- a body whose annotations changed (`$value`): a plain JSON parse reads only what the event
-  keys are made of (groupKey; per alert fingerprint, labels, startsAt, status).
+- a body whose annotations changed (`$value`): a slim parse reads only what the event keys
+  are made of (groupKey; per alert fingerprint, labels, startsAt, status).
 
 Either way the body is answered `duplicate` only when every event key is still remembered by
 `RecentEvents` (so, saved in the store): what a full validation would have concluded too.
 
-Trade-off: the plain parse checks only the fields the keys use (and the version and the group
+Trade-off: the slim parse checks only the fields the keys use (and the version and the group
 status), so a repeat of known events whose *other* fields are malformed (an annotation that is
 a number) is answered `duplicate` instead of 400. Nothing of it would be folded either way; any
 body that is not a pure repeat goes through full validation and gets its 400 naming the fields.
@@ -26,16 +26,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import TypeAdapter
-from pydantic_core import from_json
+from pydantic import Field, TypeAdapter
+from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
 from gateway.incidents import group_id
 
 DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups
-_STATUSES = frozenset(("firing", "resolved"))
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
@@ -49,7 +48,8 @@ class Screened:
 
 
 def body_digest(body: bytes) -> bytes:
-    return hashlib.blake2b(body, digest_size=16).digest()
+    # SHA-256 (truncated): twice as fast as blake2b where the CPU has SHA instructions
+    return hashlib.sha256(body).digest()[:16]
 
 
 def screen(body: bytes, bodies: KnownBodies) -> Screened:
@@ -62,62 +62,49 @@ def screen(body: bytes, bodies: KnownBodies) -> Screened:
     return Screened(digest, known if known is not None else plain_keys(body))
 
 
+class _PlainAlert(TypedDict):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    startsAt: str
+    fingerprint: NotRequired[str]
+
+
+class _PlainBody(TypedDict):
+    version: NotRequired[Literal["4"]]
+    groupKey: Annotated[str, Field(min_length=1, max_length=10_000)]
+    status: Literal["firing", "resolved"]
+    alerts: Annotated[list[_PlainAlert], Field(min_length=1, max_length=_MAX_ALERTS)]
+
+
+# Only the fields the event keys are made of: the rest of the body is skipped in Rust.
+_PLAIN: TypeAdapter[_PlainBody] = TypeAdapter(_PlainBody)
+
+
 def plain_keys(body: bytes) -> tuple[str, ...] | None:
-    """The event keys (`gateway.dedup.occurrence`) of an Alertmanager body, from `json.loads`
-    and the few fields they are made of; None when the body is not plainly a valid one."""
+    """The event keys (`gateway.dedup.occurrence`) of an Alertmanager body, read from the few
+    fields they are made of; None when the body is not plainly a valid one."""
     try:
-        doc = from_json(body)
+        doc = _PLAIN.validate_json(body)
     except ValueError:
         return None
-    if not isinstance(doc, dict) or doc.get("version", "4") != "4":
-        return None
-    group, alerts = doc.get("groupKey"), doc.get("alerts")
-    if not isinstance(group, str) or not 0 < len(group) <= 10_000:
-        return None
-    if doc.get("status") not in _STATUSES or not isinstance(alerts, list):
-        return None
-    if not 0 < len(alerts) <= _MAX_ALERTS:
-        return None
-    prefix = f"am:{group_id(group)}:"
+    prefix = f"am:{group_id(doc['groupKey'])}:"
     keys = []
-    for alert in alerts:
-        key = _alert_event(alert)
-        if key is None:
+    for alert in doc["alerts"]:
+        stamp = _stamp(alert["startsAt"])
+        if stamp is None:
             return None
-        keys.append(prefix + key)
+        key = _key(alert.get("fingerprint", ""), tuple(alert["labels"].items()))
+        keys.append(f"{prefix}{key}:{stamp}:{alert['status']}")
     return tuple(keys)
 
 
-def _alert_event(alert: Any) -> str | None:
-    """`<alert key>:<startsAt>:<status>` of one alert, or None if it is not plainly valid."""
-    if not isinstance(alert, dict):
-        return None
-    status, labels, stamp = alert.get("status"), alert.get("labels"), alert.get("startsAt")
-    fingerprint = alert.get("fingerprint", "")
-    if status not in _STATUSES or not isinstance(labels, dict) or not isinstance(stamp, str):
-        return None
-    if not isinstance(fingerprint, str):
-        return None
-    try:
-        key = _key(fingerprint, tuple(labels.items()))
-    except TypeError:  # a label value that is a list or an object
-        return None
-    stamp = _stamp(stamp)
-    if key is None or stamp is None:
-        return None
-    return f"{key}:{stamp}:{status}"
-
-
 @functools.lru_cache(maxsize=8192)  # an alert keeps its labels across re-sends: hashed once
-def _key(fingerprint: str, labels: tuple[tuple[str, object], ...]) -> str | None:
-    """`alert_key` as the full parse makes it (a missing fingerprint derived as `Alert` does);
-    None when a label value is not a string."""
-    if not all(isinstance(value, str) for _, value in labels):
-        return None
+def _key(fingerprint: str, labels: tuple[tuple[str, str], ...]) -> str:
+    """`alert_key` as the full parse makes it (a missing fingerprint derived as `Alert` does)."""
     items = dict(labels)
     if not fingerprint:
         fingerprint = hashlib.sha256(repr(sorted(items.items())).encode()).hexdigest()[:16]
-    return alert_key(fingerprint, items)  # type: ignore[arg-type]  # values checked above
+    return alert_key(fingerprint, items)
 
 
 @functools.lru_cache(maxsize=4096)  # the alerts of a group keep their startsAt across re-sends

@@ -93,21 +93,15 @@ def plain_keys(body: bytes) -> tuple[str, ...] | None:
         stamp = _stamp(alert["startsAt"])
         if stamp is None:
             return None
-        key = _key(alert.get("fingerprint", ""), tuple(alert["labels"].items()))
+        fingerprint, labels = alert.get("fingerprint", ""), alert["labels"]
+        if not fingerprint:  # other senders: derived from the labels, as `Alert` does
+            fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
+        key = alert_key(fingerprint, labels)
         keys.append(f"{prefix}{key}:{stamp}:{alert['status']}")
     return tuple(keys)
 
 
-@functools.lru_cache(maxsize=8192)  # an alert keeps its labels across re-sends: hashed once
-def _key(fingerprint: str, labels: tuple[tuple[str, str], ...]) -> str:
-    """`alert_key` as the full parse makes it (a missing fingerprint derived as `Alert` does)."""
-    items = dict(labels)
-    if not fingerprint:
-        fingerprint = hashlib.sha256(repr(sorted(items.items())).encode()).hexdigest()[:16]
-    return alert_key(fingerprint, items)
-
-
-@functools.lru_cache(maxsize=4096)  # the alerts of a group keep their startsAt across re-sends
+@functools.lru_cache(maxsize=16_384)  # alerts keep their startsAt across re-sends
 def _stamp(text: str) -> str | None:
     """startsAt as the full parse keys it (pydantic-core's own parser, then `_checked`)."""
     try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,11 +40,16 @@ _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 @dataclass(frozen=True)
 class Screened:
-    """What the cheap looks found: the body's hash, and its event keys if they could be read
-    without full validation (None: only full validation can tell)."""
+    """What the cheap looks found: the body's hash (None when no known body has its length),
+    and its event keys if they could be read without full validation (None: only full
+    validation can tell)."""
 
-    digest: bytes
+    body: bytes
+    digest: bytes | None
     keys: tuple[str, ...] | None
+
+    def body_digest(self) -> bytes:
+        return self.digest if self.digest is not None else body_digest(self.body)
 
 
 def body_digest(body: bytes) -> bytes:
@@ -57,9 +62,9 @@ def screen(body: bytes, bodies: KnownBodies) -> Screened:
 
     Pure CPU work (`bodies` is only read), so a large body can be screened in a worker thread.
     """
-    digest = body_digest(body)
-    known = bodies.keys_of(digest)
-    return Screened(digest, known if known is not None else plain_keys(body))
+    digest = body_digest(body) if bodies.has_length(len(body)) else None
+    known = bodies.keys_of(digest) if digest is not None else None
+    return Screened(body, digest, known if known is not None else plain_keys(body))
 
 
 class _PlainAlert(TypedDict):
@@ -116,21 +121,27 @@ class KnownBodies:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._bodies: OrderedDict[str, tuple[bytes, tuple[str, ...]]] = OrderedDict()
+        self._bodies: OrderedDict[str, tuple[bytes, tuple[str, ...], int]] = OrderedDict()
         self._groups: dict[bytes, str] = {}
+        self._lengths: Counter[int] = Counter()  # a body of another length is not hashed
         self._size = 0
+
+    def has_length(self, length: int) -> bool:
+        return length in self._lengths
 
     def keys_of(self, digest: bytes) -> tuple[str, ...] | None:
         group = self._groups.get(digest)
         entry = self._bodies.get(group) if group is not None else None
         return entry[1] if entry is not None else None
 
-    def remember(self, group_key: str, digest: bytes, keys: Sequence[str]) -> None:
-        """The body with this hash, of this group, was folded (or found already folded)."""
+    def remember(self, group_key: str, screened: Screened, keys: Sequence[str]) -> None:
+        """The screened body, of this group, was folded (or found already folded)."""
         if len(keys) > self._capacity:
             return
         self._forget(group_key)
-        self._bodies[group_key] = (digest, tuple(keys))
+        digest, length = screened.body_digest(), len(screened.body)
+        self._bodies[group_key] = (digest, tuple(keys), length)
+        self._lengths[length] += 1
         self._groups[digest] = group_key
         self._size += len(keys)
         while self._size > self._capacity:
@@ -140,6 +151,9 @@ class KnownBodies:
         entry = self._bodies.pop(group_key, None)
         if entry is not None:
             self._size -= len(entry[1])
+            self._lengths[entry[2]] -= 1
+            if not self._lengths[entry[2]]:
+                del self._lengths[entry[2]]
             if self._groups.get(entry[0]) == group_key:
                 del self._groups[entry[0]]
 

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.alertmanager import parse_alertmanager
 from gateway.dedup import event_keys
-from gateway.repeats import KnownBodies, body_digest, plain_keys, screen
+from gateway.repeats import KnownBodies, Screened, body_digest, plain_keys, screen
 from tests.fakes.service import group_body
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
@@ -74,26 +74,32 @@ def test_not_json_has_no_plain_keys(body: bytes) -> None:
     assert plain_keys(body) is None
 
 
+def known(bodies: KnownBodies, group: str, body: bytes, keys: list[str]) -> None:
+    bodies.remember(group, Screened(body, None, None), keys)
+
+
 def test_known_bodies_keep_one_body_per_group_and_stay_bounded() -> None:
     bodies = KnownBodies(capacity=5)
-    bodies.remember("g1", b"d1", ["a", "b"])
-    assert bodies.keys_of(b"d1") == ("a", "b")
-    bodies.remember("g1", b"d2", ["a", "b", "c"])
-    assert bodies.keys_of(b"d1") is None, "a group's older body is forgotten"
-    assert bodies.keys_of(b"d2") == ("a", "b", "c")
-    bodies.remember("g2", b"d3", ["x", "y"])
+    known(bodies, "g1", b"d1", ["a", "b"])
+    assert bodies.keys_of(body_digest(b"d1")) == ("a", "b")
+    known(bodies, "g1", b"d2", ["a", "b", "c"])
+    assert bodies.keys_of(body_digest(b"d1")) is None, "a group's older body is forgotten"
+    assert bodies.keys_of(body_digest(b"d2")) == ("a", "b", "c")
+    known(bodies, "g2", b"d3", ["x", "y"])
     assert len(bodies) == 2
-    bodies.remember("g3", b"d4", ["z"])  # 6 keys > 5: the oldest group goes
-    assert bodies.keys_of(b"d2") is None
-    assert (bodies.keys_of(b"d3"), bodies.keys_of(b"d4")) == (("x", "y"), ("z",))
-    bodies.remember("g4", b"d5", ["1", "2", "3", "4", "5", "6"])  # alone over the bound
-    assert bodies.keys_of(b"d5") is None
+    known(bodies, "g3", b"d4", ["z"])  # 6 keys > 5: the oldest group goes
+    assert bodies.keys_of(body_digest(b"d2")) is None
+    assert bodies.keys_of(body_digest(b"d3")) == ("x", "y")
+    assert bodies.keys_of(body_digest(b"d4")) == ("z",)
+    known(bodies, "g4", b"d5", ["1", "2", "3", "4", "5", "6"])  # alone over the bound
+    assert bodies.keys_of(body_digest(b"d5")) is None
 
 
-def test_screen_uses_a_known_identical_body() -> None:
+def test_screen_hashes_only_a_body_of_a_known_length_and_uses_a_known_identical_body() -> None:
     bodies = KnownBodies()
     body = b"not even json"
-    assert screen(body, bodies).keys is None
-    bodies.remember("g", body_digest(body), ["k"])
-    assert screen(body, bodies) == screen(body, bodies)
-    assert screen(body, bodies).keys == ("k",)
+    assert screen(body, bodies) == Screened(body, None, None), "no body of that length known"
+    known(bodies, "g", body, ["k"])
+    assert screen(body, bodies) == Screened(body, body_digest(body), ("k",))
+    other = b"not even JSON"  # the same length, another body: hashed, not known
+    assert screen(other, bodies) == Screened(other, body_digest(other), None)

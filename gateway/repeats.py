@@ -106,7 +106,7 @@ def plain_keys(body: bytes) -> tuple[str, ...] | None:
     return tuple(keys)
 
 
-@functools.lru_cache(maxsize=16_384)  # alerts keep their startsAt across re-sends
+@functools.lru_cache(maxsize=4096)  # alerts keep their startsAt across re-sends
 def _stamp(text: str) -> str | None:
     """startsAt as the full parse keys it (pydantic-core's own parser, then `_checked`)."""
     try:

@@ -21,7 +21,6 @@ import structlog
 
 from gateway import incidents
 from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
-from gateway.decoded import DecodedIncidents
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
 from gateway.render import render_changes, render_drift, render_incident
@@ -100,7 +99,6 @@ class Gateway:
         self._serials: dict[str, _Serial] = {}
         self._recent = RecentEvents()
         self._bodies = KnownBodies()
-        self._decoded = DecodedIncidents()
 
     async def screen_alertmanager(self, body: bytes) -> tuple[Screened, Outcome | None]:
         """A cheap look at a raw Alertmanager body (`gateway.repeats`) before validating it:
@@ -172,7 +170,7 @@ class Gateway:
         when = datetime.fromtimestamp(now, UTC)
         for _ in range(_CAS_ATTEMPTS):
             stored = await self.store.get_state(key)
-            current = self._decoded.load(key, stored.data) if stored else None
+            current = incidents.load_incident(stored.data) if stored else None
             if current is None and self._skips_resolved_only(payload):
                 return Outcome.IGNORED
             size = len(payload.alerts)
@@ -190,7 +188,6 @@ class Gateway:
                 messages=[message],
                 now=now,
             ):
-                self._decoded.saved(key, data, merged)
                 self.wake_sender(message.channel)
                 log.info(
                     "incident_updated",

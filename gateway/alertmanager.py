@@ -80,7 +80,12 @@ def alert_key(fingerprint: str, labels: Mapping[str, str]) -> str:
     """The identity of an alert: its fingerprint and a hash of its labels. Alertmanager's
     fingerprint is itself a hash of the labels, but other senders (vmalert-style, hand-made
     bodies) may give two alerts with different labels one fingerprint: they stay two alerts."""
-    digest = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:12]
+    return _alert_key(fingerprint, tuple(labels.items()))
+
+
+@functools.lru_cache(maxsize=8192)  # a group's alerts come again with every notification
+def _alert_key(fingerprint: str, labels: tuple[tuple[str, str], ...]) -> str:
+    digest = hashlib.sha256(repr(sorted(labels)).encode()).hexdigest()[:12]
     return f"{fingerprint}~{digest}"
 
 

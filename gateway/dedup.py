@@ -49,6 +49,16 @@ class RecentEvents:
             self._expiry.move_to_end(key)
         return True
 
+    def known(self, keys: Iterable[str], *, now: float) -> dict[str, float]:
+        """The expiry of each of `keys` that is remembered and unexpired (they count as used)."""
+        found: dict[str, float] = {}
+        for key in keys:
+            expiry = self._expiry.get(key)
+            if expiry is not None and expiry > now:
+                found[key] = expiry
+                self._expiry.move_to_end(key)
+        return found
+
     def remember(self, keys: Iterable[str], *, until: float) -> None:
         for key in keys:
             self._expiry[key] = until

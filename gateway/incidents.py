@@ -269,8 +269,21 @@ def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
 
 def _refresh(old: AlertSnapshot, new: AlertSnapshot) -> AlertSnapshot:
     """Same occurrence, same status: keep it, but show the latest annotations ($value)."""
-    return replace(
-        old, annotations=new.annotations, generator_url=new.generator_url, grafana=new.grafana
+    if (old.annotations, old.generator_url, old.grafana) == (
+        new.annotations,
+        new.generator_url,
+        new.grafana,
+    ):
+        return old
+    return AlertSnapshot(  # not `replace`: this runs for every unchanged alert of a body
+        fingerprint=old.fingerprint,
+        status=old.status,
+        starts_at=old.starts_at,
+        ends_at=old.ends_at,
+        labels=old.labels,
+        annotations=new.annotations,
+        generator_url=new.generator_url,
+        grafana=new.grafana,
     )
 
 

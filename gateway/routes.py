@@ -167,9 +167,12 @@ async def _webhook(
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
     if await is_grafana_body(body):  # a Grafana contact point pointed at this URL: welcome too
         return await _handle_grafana(request, gateway, body)
+    screened, repeat = await gateway.screen_alertmanager(body)
+    if repeat is not None:  # a re-send of events already folded: not validated again
+        return repeat
     payload = await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)
-    return await gateway.ingest_alertmanager(payload)
+    return await gateway.ingest_alertmanager(payload, screened)
 
 
 async def _handle_grafana(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:

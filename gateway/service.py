@@ -10,7 +10,7 @@ import asyncio
 import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,10 +20,11 @@ from typing import TypeVar
 import structlog
 
 from gateway import incidents
-from gateway.alertmanager import AlertmanagerPayload
+from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
 from gateway.render import render_changes, render_drift, render_incident
+from gateway.repeats import KnownBodies, Screened, screen
 from slackio.metrics import Metrics
 from storage import MessageUpdate, Store, StoreError
 
@@ -97,25 +98,53 @@ class Gateway:
         self._clock = clock
         self._serials: dict[str, _Serial] = {}
         self._recent = RecentEvents()
+        self._bodies = KnownBodies()
 
-    async def ingest_alertmanager(self, payload: AlertmanagerPayload) -> Outcome:
+    async def screen_alertmanager(self, body: bytes) -> tuple[Screened, Outcome | None]:
+        """A cheap look at a raw Alertmanager body (`gateway.repeats`) before validating it:
+        DUPLICATE when it only repeats events still remembered here, else None."""
+        work = functools.partial(screen, body, self._bodies)
+        screened = await asyncio.to_thread(work) if len(body) > OFF_LOOP_BYTES else work()
+        if screened.keys is not None and self._recent.all_seen(screened.keys, now=self._clock()):
+            return screened, self._duplicate("alertmanager")
+        return screened, None
+
+    async def ingest_alertmanager(
+        self, payload: AlertmanagerPayload, screened: Screened | None = None
+    ) -> Outcome:
         """Fold one Alertmanager notification into its group's incident message."""
-        keys = await _cpu(len(payload.alerts), functools.partial(event_keys, payload))
+        keys: Sequence[str]
+        if screened is not None and screened.keys is not None:
+            keys = screened.keys
+        else:
+            keys = await _cpu(len(payload.alerts), functools.partial(event_keys, payload))
         if self._recent.all_seen(keys, now=self._clock()):
+            outcome = self._duplicate("alertmanager")
+        else:
+            async with self._one_at_a_time(payload.group_key):
+                outcome = await self._record(payload, keys)
+        if screened is not None and outcome is not Outcome.IGNORED:
+            self._bodies.remember(payload.group_key, screened, keys)
+        return outcome
+
+    async def _record(self, payload: AlertmanagerPayload, keys: Sequence[str]) -> Outcome:
+        """Fold unless the store has every event; the store reads and writes only the keys
+        this process does not remember, and those it remembers past half the window."""
+        now, window = self._clock(), self.options.dedup_window
+        fresh = self._recent.known(keys, now=now)
+        unknown = [k for k in dict.fromkeys(keys) if k not in fresh]
+        seen = set(fresh) | (await self.store.seen(unknown, now=now) if unknown else set())
+        if keys and len(seen) == len(fresh) + len(unknown):
+            # saved by another replica at an unknown time: looked up again after half a window
+            self._recent.remember(unknown, until=now + window / 2)
             return self._duplicate("alertmanager")
-        async with self._one_at_a_time(payload.group_key):
-            now = self._clock()
-            until = now + self.options.dedup_window
-            seen = await self.store.seen(keys, now=now) if keys else set()
-            if keys and len(seen) == len(set(keys)):
-                self._recent.remember(keys, until=until)
-                return self._duplicate("alertmanager")
-            outcome = await self._fold_group(payload, now, seen)
-            if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
-                return outcome
-            await self.store.mark_seen(keys, ttl=self.options.dedup_window, now=now)
-            self._recent.remember(keys, until=until)
+        outcome = await self._fold_group(payload, now, seen)
+        if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
             return outcome
+        marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
+        await self.store.mark_seen(marked, ttl=window, now=now)
+        self._recent.remember(marked, until=now + window)
+        return outcome
 
     @asynccontextmanager
     async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:

@@ -1,0 +1,161 @@
+"""Alertmanager's re-sends recognised before full validation.
+
+Alertmanager repeats a group's whole body every `repeat_interval` (and each HA peer sends its
+own copy); most webhooks are such repeats, and fully validating 90 alerts to learn that nothing
+changed was most of their cost. Two cheaper looks come first:
+
+- a byte-identical body: a hash of the body (SHA-256) maps to the event keys the last body of
+  its group had once it was folded (one body per group, at most `capacity` keys in all);
+- a body whose annotations changed (`$value`): a slim parse reads only what the event keys
+  are made of (groupKey; per alert fingerprint, labels, startsAt, status).
+
+Either way the body is answered `duplicate` only when every event key is still remembered by
+`RecentEvents` (so, saved in the store): what a full validation would have concluded too.
+
+Trade-off: the slim parse checks only the fields the keys use (and the version and the group
+status), so a repeat of known events whose *other* fields are malformed (an annotation that is
+a number) is answered `duplicate` instead of 400. Nothing of it would be folded either way; any
+body that is not a pure repeat goes through full validation and gets its 400 naming the fields.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal, NotRequired
+
+from pydantic import Field, TypeAdapter
+from typing_extensions import TypedDict
+
+from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
+from gateway.incidents import group_id
+
+DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """What the cheap looks found: the body's hash (None when no known body has its length),
+    and its event keys if they could be read without full validation (None: only full
+    validation can tell)."""
+
+    body: bytes
+    digest: bytes | None
+    keys: tuple[str, ...] | None
+
+    def body_digest(self) -> bytes:
+        return self.digest if self.digest is not None else body_digest(self.body)
+
+
+def body_digest(body: bytes) -> bytes:
+    # SHA-256 (truncated): twice as fast as blake2b where the CPU has SHA instructions
+    return hashlib.sha256(body).digest()[:16]
+
+
+def screen(body: bytes, bodies: KnownBodies) -> Screened:
+    """The body's hash, and its event keys: from a known identical body, else a plain parse.
+
+    Pure CPU work (`bodies` is only read), so a large body can be screened in a worker thread.
+    """
+    digest = body_digest(body) if bodies.has_length(len(body)) else None
+    known = bodies.keys_of(digest) if digest is not None else None
+    return Screened(body, digest, known if known is not None else plain_keys(body))
+
+
+class _PlainAlert(TypedDict):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    startsAt: str
+    fingerprint: NotRequired[str]
+
+
+class _PlainBody(TypedDict):
+    version: NotRequired[Literal["4"]]
+    groupKey: Annotated[str, Field(min_length=1, max_length=10_000)]
+    status: Literal["firing", "resolved"]
+    alerts: Annotated[list[_PlainAlert], Field(min_length=1, max_length=_MAX_ALERTS)]
+
+
+# Only the fields the event keys are made of: the rest of the body is skipped in Rust.
+_PLAIN: TypeAdapter[_PlainBody] = TypeAdapter(_PlainBody)
+
+
+def plain_keys(body: bytes) -> tuple[str, ...] | None:
+    """The event keys (`gateway.dedup.occurrence`) of an Alertmanager body, read from the few
+    fields they are made of; None when the body is not plainly a valid one."""
+    try:
+        doc = _PLAIN.validate_json(body)
+    except ValueError:
+        return None
+    prefix = f"am:{group_id(doc['groupKey'])}:"
+    keys = []
+    for alert in doc["alerts"]:
+        stamp = _stamp(alert["startsAt"])
+        if stamp is None:
+            return None
+        fingerprint, labels = alert.get("fingerprint", ""), alert["labels"]
+        if not fingerprint:  # other senders: derived from the labels, as `Alert` does
+            fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
+        key = alert_key(fingerprint, labels)
+        keys.append(f"{prefix}{key}:{stamp}:{alert['status']}")
+    return tuple(keys)
+
+
+@functools.lru_cache(maxsize=4096)  # alerts keep their startsAt across re-sends
+def _stamp(text: str) -> str | None:
+    """startsAt as the full parse keys it (pydantic-core's own parser, then `_checked`)."""
+    try:
+        parsed = _checked(_DATETIME.validate_python(text))
+    except ValueError:
+        return None
+    return parsed.isoformat() if parsed is not None else None
+
+
+class KnownBodies:
+    """Body hash -> the event keys of that body, for the last folded body of each group."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._bodies: OrderedDict[str, tuple[bytes, tuple[str, ...], int]] = OrderedDict()
+        self._groups: dict[bytes, str] = {}
+        self._lengths: Counter[int] = Counter()  # a body of another length is not hashed
+        self._size = 0
+
+    def has_length(self, length: int) -> bool:
+        return length in self._lengths
+
+    def keys_of(self, digest: bytes) -> tuple[str, ...] | None:
+        group = self._groups.get(digest)
+        entry = self._bodies.get(group) if group is not None else None
+        return entry[1] if entry is not None else None
+
+    def remember(self, group_key: str, screened: Screened, keys: Sequence[str]) -> None:
+        """The screened body, of this group, was folded (or found already folded)."""
+        if len(keys) > self._capacity:
+            return
+        self._forget(group_key)
+        digest, length = screened.body_digest(), len(screened.body)
+        self._bodies[group_key] = (digest, tuple(keys), length)
+        self._lengths[length] += 1
+        self._groups[digest] = group_key
+        self._size += len(keys)
+        while self._size > self._capacity:
+            self._forget(next(iter(self._bodies)))
+
+    def _forget(self, group_key: str) -> None:
+        entry = self._bodies.pop(group_key, None)
+        if entry is not None:
+            self._size -= len(entry[1])
+            self._lengths[entry[2]] -= 1
+            if not self._lengths[entry[2]]:
+                del self._lengths[entry[2]]
+            if self._groups.get(entry[0]) == group_key:
+                del self._groups[entry[0]]
+
+    def __len__(self) -> int:
+        return len(self._bodies)

@@ -26,11 +26,11 @@ from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drif
 from gateway.render import render_changes, render_drift, render_incident
 from gateway.repeats import KnownBodies, Screened, screen
 from slackio.metrics import Metrics
-from storage import MessageUpdate, Store, StoreError
+from storage import MessageUpdate, Store, Versioned, cas
+from storage.cas import Write
 
 log = structlog.get_logger("gateway")
 
-_CAS_ATTEMPTS = 20
 T = TypeVar("T")
 # A notification with more alerts than this is merged and rendered in a worker thread, so the
 # event loop keeps answering (/healthz, other webhooks) while a huge group is folded.
@@ -168,36 +168,39 @@ class Gateway:
     ) -> Outcome:
         key = incidents.state_key(payload.group_key)
         when = datetime.fromtimestamp(now, UTC)
-        for _ in range(_CAS_ATTEMPTS):
-            stored = await self.store.get_state(key)
+        outcome = Outcome.DUPLICATE
+        result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate]] = []
+
+        async def change(stored: Versioned | None) -> Write | None:
+            nonlocal outcome
             current = incidents.load_incident(stored.data) if stored else None
             if current is None and self._skips_resolved_only(payload):
-                return Outcome.IGNORED
+                outcome = Outcome.IGNORED
+                return None
             size = len(payload.alerts)
             candidates = functools.partial(earlier_candidates, payload, current, seen)
             earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
             fold = functools.partial(self._folded, current, payload, when, earlier)
             folded = await _cpu(size, fold)
             if folded is None:
-                return self._duplicate("alertmanager")
+                outcome = Outcome.DUPLICATE
+                return None
             merged, changes, message, data = folded
-            if await self.store.save(
-                key=key,
-                data=data,
-                expected_version=stored.version if stored else 0,
-                messages=[message],
-                now=now,
-            ):
-                self.wake_sender(message.channel)
-                log.info(
-                    "incident_updated",
-                    group_key=payload.group_key,
-                    generation=merged.generation,
-                    status=merged.status.value,
-                    changes=len(changes),
-                )
-                return Outcome.ACCEPTED
-        raise StoreError(f"too much contention on {key}")
+            result[:] = [(merged, changes, message)]
+            return Write(data, [message])
+
+        if await cas.update(self.store, key, change, now=now) is None:
+            return self._duplicate("alertmanager") if outcome is Outcome.DUPLICATE else outcome
+        merged, changes, message = result[0]
+        self.wake_sender(message.channel)
+        log.info(
+            "incident_updated",
+            group_key=payload.group_key,
+            generation=merged.generation,
+            status=merged.status.value,
+            changes=len(changes),
+        )
+        return Outcome.ACCEPTED
 
     def _skips_resolved_only(self, payload: AlertmanagerPayload) -> bool:
         """A group first seen already resolved, when such groups are not posted."""
@@ -266,36 +269,28 @@ class Gateway:
 
     async def _observe(self, event: DriftEvent, now: float) -> Outcome:
         """A no-drift event is recorded (latest observation per model) and posts nothing."""
-        key = f"drift-observation:{event.model}"
-        for _ in range(_CAS_ATTEMPTS):
-            stored = await self.store.get_state(key)
-            data = json.dumps({"at": now, "source": event.source, "detected": False})
-            if await self.store.save(
-                key=key, data=data, expected_version=stored.version if stored else 0, now=now
-            ):
-                log.info("drift_observed", model=event.model, detected=False)
-                return Outcome.NO_DRIFT
-        raise StoreError(f"too much contention on {key}")
+        data = json.dumps({"at": now, "source": event.source, "detected": False})
+        await cas.update(
+            self.store, f"drift-observation:{event.model}", lambda _: Write(data), now=now
+        )
+        log.info("drift_observed", model=event.model, detected=False)
+        return Outcome.NO_DRIFT
 
     async def _fold_drift(self, event: DriftEvent, now: float) -> Outcome:
-        key = f"drift:{event.model}"
         when = datetime.fromtimestamp(now, UTC)
-        for _ in range(_CAS_ATTEMPTS):
-            stored = await self.store.get_state(key)
+        counts: list[int] = []
+
+        def change(stored: Versioned | None) -> Write:
             current = load_drift(stored.data) if stored else None
             folded = fold(current, event, now=when, window=self.options.dedup_window)
-            message = self.drift_message(folded, current)
-            if await self.store.save(
-                key=key,
-                data=dump_drift(folded),
-                expected_version=stored.version if stored else 0,
-                messages=[message],
-                now=now,
-            ):
-                self.wake_sender(message.channel)
-                log.info("drift_recorded", model=event.model, count=folded.count)
-                return Outcome.ACCEPTED
-        raise StoreError(f"too much contention on {key}")
+            counts[:] = [folded.count]
+            return Write(dump_drift(folded), [self.drift_message(folded, current)])
+
+        write = await cas.update(self.store, f"drift:{event.model}", change, now=now)
+        assert write is not None  # `change` always writes
+        self.wake_sender(write.messages[0].channel)
+        log.info("drift_recorded", model=event.model, count=counts[0])
+        return Outcome.ACCEPTED
 
     def drift_message(self, folded: DriftIncident, previous: DriftIncident | None) -> MessageUpdate:
         rendered = render_drift(

@@ -7,6 +7,8 @@ message is recorded on it ("Ack by @ana"); the composition root implements it wi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Final, Protocol
 
@@ -15,6 +17,7 @@ from slackio.buttons import BadButtonValue
 APPROVE: Final = "chatops.approve"
 DENY: Final = "chatops.deny"
 BOT_ACTIONS: Final = (APPROVE, DENY)
+CLAIM_GRACE: Final = 60.0  # a claim whose ticket is not saved yet is in flight this long
 _TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -33,3 +36,9 @@ def parse_ticket_id(value: object) -> str:
     if not isinstance(value, str) or not _TICKET_ID.match(value):
         raise BadButtonValue("not a request id")
     return value
+
+
+def claim_key(message_key: str, action_id: str) -> str:
+    """The state key that makes one action on one message happen once at a time."""
+    digest = hashlib.sha256(json.dumps([message_key, action_id]).encode()).hexdigest()[:32]
+    return f"btn:{digest}"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
+from bot.ci.provider import RESERVED_VARIABLES
 from bot.errors import UsageError
-from bot.pipelines import RESERVED_VARIABLES
 from bot.policy import Action
 from slackio.blocks import clip, escape
 

@@ -55,7 +55,7 @@ class UnknownEnvironment(BotError):
 class NoPipelineConfigured(BotError):
     """The model exists (or is asked for with no config at all) but has no pipeline to run.
 
-    A pipeline whose config lacks what one action needs is `bot.pipelines.PipelineIncomplete`.
+    A pipeline whose config lacks what one action needs is `bot.ci.provider.PipelineIncomplete`.
     """
 
     def __init__(self, model: str) -> None:

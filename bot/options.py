@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from bot.ci.provider import PipelineTarget
 from bot.errors import NoPipelineConfigured, UnknownEnvironment, UnknownModel
-from bot.pipelines import PipelineTarget
 from bot.policy import Policy
 
 PRODUCTION_NAMES = ("production", "prod", "prd", "live")

@@ -1,4 +1,4 @@
-"""Answers to the person who clicked or typed, through Slack's `response_url`.
+"""Answers to the person who clicked or typed, through Slack's `response_url`; help and usage.
 
 A `response_url` takes a few posts for 30 minutes after a command or click; the bot uses it for
 ephemeral answers (usage, refusals, "approval requested"). The post goes over the app's shared
@@ -13,10 +13,22 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bot.render import message
-from slackio.blocks import Rendered
+from bot.commands import help_text
+from slackio.blocks import Rendered, clip, message, section
 
 log = structlog.get_logger("bot.replies")
+
+
+def help_message(topic: str | None = None) -> Rendered:
+    """Usage of every command, or of one."""
+    text = help_text(topic)
+    return Rendered(clip(text.replace("`", ""), 3000), [section(text)])
+
+
+def usage_message(problem: str, usage: str) -> Rendered:
+    """A bad command: what was wrong, then how to use it."""
+    text = f"⚠️ {problem}\n\n{usage}"
+    return Rendered(clip(f"{problem}", 3000), [section(text)])
 
 
 class Responder:

@@ -17,11 +17,17 @@ from datetime import UTC, datetime
 import aiohttp
 import structlog
 
-from bot.alert_buttons import AlertButtons
-from bot.approvals import click_key, idempotency_key
-from bot.audit import Auditor
-from bot.audit_view import AuditView, Viewer
+from bot.alerts.alertmanager import Alertmanager, SilenceError, SilenceTarget
+from bot.alerts.buttons import AlertButtons
+from bot.approvals.machine import click_key, idempotency_key
+from bot.approvals.runs import Runs
+from bot.approvals.store import TicketStore
+from bot.approvals.tickets import Ticket
+from bot.approvals.workflow import Duplicate, Requests
+from bot.audit.trail import Auditor
+from bot.audit.view import AuditView, Viewer
 from bot.buttons import APPROVE, BOT_ACTIONS, MessageActions, parse_ticket_id
+from bot.ci.provider import PipelineError, PipelineProvider
 from bot.commands import (
     AuditCommand,
     DeployCommand,
@@ -30,24 +36,16 @@ from bot.commands import (
     ModelsCommand,
     parse_command,
 )
-from bot.drift_status import drift_rows, render_drift
+from bot.deployments.ledger import Ledger
+from bot.drift.prometheus import MetricsSource, PrometheusError
+from bot.drift.status import drift_rows, render_drift
 from bot.errors import BotError, NotAllowed, UsageError
-from bot.inbound import Refusal
-from bot.ledger import Ledger
-from bot.models_view import DriftStates, ModelsView
 from bot.options import BotOptions
-from bot.pipelines import PipelineError, PipelineProvider
-from bot.prometheus import MetricsSource, PrometheusError
-from bot.promote import PromoteTarget, PromotionCards, Promotions
-from bot.replies import Responder
-from bot.reports import help_message, usage_message
-from bot.requests import Duplicate, Requests
-from bot.runs import Runs
-from bot.silences import Alertmanager, SilenceError, SilenceTarget
+from bot.releases.overview import DriftStates, ModelsView
+from bot.releases.promote import PromoteTarget, PromotionCards, Promotions
+from bot.releases.versions import resolve_deploy
+from bot.replies import Responder, help_message, usage_message
 from bot.tasks import TaskSet
-from bot.ticket_store import TicketStore
-from bot.tickets import Ticket
-from bot.versions import resolve_deploy
 from registry import ModelRegistry
 from slackio.blocks import Rendered
 from slackio.buttons import PROMOTE, BadButtonValue, parse_button_value
@@ -57,6 +55,16 @@ from storage import Store, StoreError
 log = structlog.get_logger("bot")
 
 RETRY_TTL = 3600.0  # how long a command or click id is remembered against Slack's re-deliveries
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One Slack request refused before dispatch."""
+
+    reason: str
+    kind: str
+    team: str
+    user: str
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,17 @@ from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from bot.alerts.alertmanager import Alertmanager
+from bot.alerts.grafana import Grafana
 from bot.buttons import MessageActions
-from bot.github_actions import GitHubActions
-from bot.gitlab_ci import GitLabCI
-from bot.grafana import Grafana
+from bot.ci.github import GitHubActions
+from bot.ci.gitlab import GitLabCI
+from bot.ci.provider import PipelineProvider, PipelineTarget
+from bot.drift.prometheus import PrometheusClient
 from bot.options import BotOptions, DriftQueries, ModelOptions, Tuning, rollback_environment
-from bot.pipelines import PipelineProvider, PipelineTarget
-from bot.prometheus import PrometheusClient
-from bot.promote import PromoteTarget
+from bot.releases.promote import PromoteTarget
 from bot.service import Bot, BotDeps
-from bot.silences import Alertmanager
-from bot.slack_app import build_slack_app, dispatch
+from bot.slack.app import build_slack_app, dispatch
 from bot.tasks import TaskSet
 from chatops.config import AppConfig, GitHubPipeline, GitLabPipeline, policy_of
 from chatops.drift_states import StoreDriftStates

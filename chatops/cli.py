@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.manifest import manifest_yaml
+from bot.slack.manifest import manifest_yaml
 from chatops.app import create_app
 from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config, policy_of

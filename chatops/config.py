@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from bot.ci.provider import RESERVED_PREFIXES, RESERVED_VARIABLES
 from bot.options import DriftQueries as BotDriftQueries
-from bot.pipelines import RESERVED_PREFIXES, RESERVED_VARIABLES
 from bot.policy import ACTIONS, Policy, PolicyError
 from chatops.config_hints import did_you_mean, yaml_problem
 

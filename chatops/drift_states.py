@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import structlog
 from pydantic import ValidationError
 
-from bot.models_view import DriftState
+from bot.releases.overview import DriftState
 from gateway.drift import load_drift
 from storage import Store
 
@@ -21,7 +21,7 @@ log = structlog.get_logger("chatops.drift_states")
 
 
 class StoreDriftStates:
-    """`bot.models_view.DriftStates` over the shared store."""
+    """`bot.releases.overview.DriftStates` over the shared store."""
 
     def __init__(self, store: Store) -> None:
         self._store = store

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -122,3 +123,19 @@ def button(
     if confirm:
         block["confirm"] = confirm
     return block
+
+
+def section(text: str, *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(texts: Sequence[str]) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
+
+
+def message(text: str) -> Rendered:
+    """A plain one-section message (ephemeral answers)."""
+    return Rendered(clip(text, MAX_TEXT), [section(text)])

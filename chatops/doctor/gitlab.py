@@ -9,8 +9,8 @@ pipeline may) and, when it is on, `ci_pipeline_variables_minimum_override_role`
 
 from __future__ import annotations
 
-from bot.gitlab_ci import GitLabCI, ProjectAccess
-from bot.pipelines import (
+from bot.ci.gitlab import GitLabCI, ProjectAccess
+from bot.ci.provider import (
     PipelineTarget,
     ProviderAuthError,
     ProviderError,

@@ -6,9 +6,9 @@ import asyncio
 
 import aiohttp
 
-from bot.drift_status import substitute
-from bot.prometheus import PrometheusClient, PrometheusQueryError, PrometheusUnavailable
-from bot.silences import Alertmanager, SilenceError
+from bot.alerts.alertmanager import Alertmanager, SilenceError
+from bot.drift.prometheus import PrometheusClient, PrometheusQueryError, PrometheusUnavailable
+from bot.drift.status import substitute
 from chatops.config import AppConfig
 from chatops.doctor.checks import Check, failed, passed, shown, skipped
 from chatops.settings import Settings

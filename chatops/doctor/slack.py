@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.manifest import BOT_SCOPES
+from bot.slack.manifest import BOT_SCOPES
 from chatops.config import AppConfig
 from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped
 from chatops.settings import Settings

@@ -23,7 +23,7 @@ from typing import Any, Self
 import pytest
 from aiohttp import web
 
-from bot.manifest import BOT_SCOPES
+from bot.slack.manifest import BOT_SCOPES
 
 Json = dict[str, Any]
 BOT_USER_ID = "U0FAKEBOT"

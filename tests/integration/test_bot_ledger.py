@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from bot.buttons import APPROVE
-from bot.ledger import LedgerEntry
+from bot.deployments.ledger import LedgerEntry
 from tests.fakes.bot_app import (
     APPROVER1,
     BOT_CONFIG,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-from bot.listeners import ACTIONS
-from bot.manifest import manifest
+from bot.slack.listeners import ACTIONS
+from bot.slack.manifest import manifest
 from tests.fakes.bot_app import REQUESTER, BotAppFactory
 from tests.fakes.slack_requests import action_body, command_body
 

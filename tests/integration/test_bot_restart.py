@@ -6,8 +6,8 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.approvals import ApprovalRequest, ApprovalState
-from bot.tickets import Ticket
+from bot.approvals.machine import ApprovalRequest, ApprovalState
+from bot.approvals.tickets import Ticket
 from tests.fakes.bot_app import BotAppFactory, until
 
 CHANNEL = "#fraud-ml"

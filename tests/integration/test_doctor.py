@@ -17,9 +17,9 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from bot.gitlab_ci import GitLabCI
-from bot.manifest import BOT_SCOPES
-from bot.pipelines import PipelineRequest, PipelineTarget, ProviderRejected
+from bot.ci.gitlab import GitLabCI
+from bot.ci.provider import PipelineRequest, PipelineTarget, ProviderRejected
+from bot.slack.manifest import BOT_SCOPES
 from chatops.cli import main
 from chatops.config import AppConfig, parse_config
 from chatops.doctor import Check, report, run_doctor

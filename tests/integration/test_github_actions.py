@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.follow import follow_run
-from bot.github_actions import GitHubActions
-from bot.pipelines import (
+from bot.ci.follow import follow_run
+from bot.ci.github import GitHubActions
+from bot.ci.provider import (
     InvalidPipelineRequest,
     NoRollbackTarget,
     PipelineIncomplete,
@@ -26,7 +26,7 @@ from bot.pipelines import (
     ProviderUnavailable,
     RunNotFound,
 )
-from bot.rollback import choose_rollback_target
+from bot.deployments.rollback import choose_rollback_target
 from tests.fakes.github import FakeGitHub
 
 MODEL = "churn-predictor"

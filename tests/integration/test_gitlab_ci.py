@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.follow import follow_run
-from bot.gitlab_ci import GitLabCI
-from bot.pipelines import (
+from bot.ci.follow import follow_run
+from bot.ci.gitlab import GitLabCI
+from bot.ci.provider import (
     InvalidPipelineRequest,
     NoRollbackTarget,
     PipelineRequest,
@@ -24,7 +24,7 @@ from bot.pipelines import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from bot.rollback import choose_rollback_target
+from bot.deployments.rollback import choose_rollback_target
 from tests.fakes.gitlab import FakeGitLab
 
 MODEL = "fraud-detector"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ledger import Ledger, LedgerEntry
+from bot.deployments.ledger import Ledger, LedgerEntry
 from storage import Store, open_store
 
 

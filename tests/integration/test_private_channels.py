@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.manifest import BOT_SCOPES
+from bot.slack.manifest import BOT_SCOPES
 from slackio.errors import SlackRejected
 from slackio.metrics import Metrics
 from slackio.outbox import OutboxSender

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.approvals import (
+from bot.approvals.machine import (
     ApprovalRequest,
     ApprovalState,
     Decision,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.listeners import COMMANDS
-from bot.manifest import BOT_SCOPES, manifest, manifest_yaml
+from bot.slack.listeners import COMMANDS
+from bot.slack.manifest import BOT_SCOPES, manifest, manifest_yaml
 from chatops.cli import main
 
 COMMITTED = Path(__file__).resolve().parents[2] / "slack" / "manifest.yaml"

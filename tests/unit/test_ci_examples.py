@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.pipelines import RESERVED_VARIABLES, PipelineRequest, pipeline_variables
+from bot.ci.provider import RESERVED_VARIABLES, PipelineRequest, pipeline_variables
 from chatops.bot_wiring import pipeline_target
 from chatops.config import GitHubPipeline, load_config
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.ci.provider import RESERVED_VARIABLES
 from bot.commands import (
     MAX_TEXT,
     MAX_VALUE,
@@ -26,7 +27,6 @@ from bot.commands import (
     parse_command,
 )
 from bot.errors import BotError, UsageError
-from bot.pipelines import RESERVED_VARIABLES
 
 
 def variables(command: str, text: str) -> Mapping[str, str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.github_actions import dispatch_inputs
-from bot.pipelines import PipelineTarget
-from bot.prometheus import without_userinfo
+from bot.ci.github import dispatch_inputs
+from bot.ci.provider import PipelineTarget
+from bot.drift.prometheus import without_userinfo
 from chatops.doctor.checks import Check, shown
 from chatops.doctor.github import workflow_dispatch_inputs
 

@@ -6,8 +6,8 @@ from itertools import islice
 
 import pytest
 
-from bot.follow import MAX_TRANSIENT_FAILURES, backoff, follow_run
-from bot.pipelines import (
+from bot.ci.follow import MAX_TRANSIENT_FAILURES, backoff, follow_run
+from bot.ci.provider import (
     Deployment,
     JobFailure,
     PipelineRequest,

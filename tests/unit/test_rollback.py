@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.ledger import LedgerEntry
-from bot.pipelines import Deployment, DeploymentStatus, NoRollbackTarget, PipelineError
-from bot.rollback import RollbackTarget, choose_rollback_target, from_ledger
+from bot.ci.provider import Deployment, DeploymentStatus, NoRollbackTarget, PipelineError
+from bot.deployments.ledger import LedgerEntry
+from bot.deployments.rollback import RollbackTarget, choose_rollback_target, from_ledger
 
 S, F, R = DeploymentStatus.SUCCESS, DeploymentStatus.FAILED, DeploymentStatus.RUNNING
 

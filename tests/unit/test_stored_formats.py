@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.approvals import ApprovalRequest, ApprovalState
-from bot.pipelines import PipelineStatus
-from bot.tickets import JobLink, RunInfo, Ticket, dump_ticket, load_ticket
+from bot.approvals.machine import ApprovalRequest, ApprovalState
+from bot.approvals.tickets import JobLink, RunInfo, Ticket, dump_ticket, load_ticket
+from bot.ci.provider import PipelineStatus
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 pending = ApprovalRequest(

@@ -1,0 +1,3 @@
+"""`/drift status`: drift numbers per model, read from Prometheus."""
+
+__all__ = ["prometheus", "status"]

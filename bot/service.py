@@ -17,17 +17,17 @@ from datetime import UTC, datetime
 import aiohttp
 import structlog
 
-from bot.alerts.alertmanager import Alertmanager, SilenceError, SilenceTarget
+from bot.alerts.alertmanager import Alertmanager, SilenceTarget
 from bot.alerts.buttons import AlertButtons
 from bot.approvals.machine import click_key, idempotency_key
 from bot.approvals.runs import Runs
 from bot.approvals.store import TicketStore
 from bot.approvals.tickets import Ticket
-from bot.approvals.workflow import Duplicate, Requests
+from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.audit.view import AuditView, Viewer
 from bot.buttons import APPROVE, BOT_ACTIONS, MessageActions, parse_ticket_id
-from bot.ci.provider import PipelineError, PipelineProvider
+from bot.ci.provider import PipelineProvider
 from bot.commands import (
     AuditCommand,
     DeployCommand,
@@ -37,9 +37,17 @@ from bot.commands import (
     parse_command,
 )
 from bot.deployments.ledger import Ledger
-from bot.drift.prometheus import MetricsSource, PrometheusError
+from bot.drift.prometheus import MetricsSource
 from bot.drift.status import drift_rows, render_drift
-from bot.errors import BotError, NotAllowed, UsageError
+from bot.errors import (
+    BotError,
+    Duplicate,
+    NotAllowed,
+    PipelineError,
+    PrometheusError,
+    SilenceError,
+    UsageError,
+)
 from bot.options import BotOptions
 from bot.releases.overview import DriftStates, ModelsView
 from bot.releases.promote import PromoteTarget, PromotionCards, Promotions

@@ -13,13 +13,9 @@ from typing import Protocol
 
 import aiohttp
 
-from bot.errors import BotError
+from bot.errors import SilenceError
 from slackio.blocks import brief
 from slackio.urls import credentials, without_userinfo
-
-
-class SilenceError(BotError):
-    """Alertmanager could not be reached or refused the silence."""
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ from typing import Any
 
 import structlog
 
-from bot.alerts.alertmanager import SilenceError, SilenceTarget
+from bot.alerts.alertmanager import SilenceTarget
 from bot.approvals.machine import ApprovalState, state_text
 from bot.approvals.tickets import Ticket
-from bot.approvals.workflow import Duplicate, Requests, StartFailed
+from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.buttons import CLAIM_GRACE, MessageActions, claim_key
 from bot.commands import RetrainCommand, RollbackCommand
-from bot.errors import BotError
+from bot.errors import BotError, Duplicate, SilenceError, StartFailed
 from bot.options import BotOptions
 from slackio.buttons import ACK, DISMISS, GRAFANA, RETRAIN, SILENCE, ButtonValue
 from storage import Store, Versioned, cas
@@ -167,7 +167,7 @@ class AlertButtons:
         except Duplicate:
             return "Already received."
         except StartFailed as e:
-            await self._record(button, user, *_outcome(e.ticket))
+            await self._record(button, user, f"could not start: {e.reason}")
             raise
         except BotError:
             await self._put(key, {"ticket": "", "by": user, "at": 0.0})  # nothing was created

@@ -18,7 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.alerts.alertmanager import Silence, SilenceError, silence_body
+from bot.alerts.alertmanager import Silence, silence_body
+from bot.errors import SilenceError
 from slackio.blocks import brief
 from slackio.urls import credentials, without_userinfo
 

@@ -13,7 +13,8 @@ from typing import Final
 from bot.approvals.machine import ApprovalState
 from bot.approvals.tickets import RunInfo, Ticket
 from bot.buttons import APPROVE, DENY
-from bot.ci.provider import InvalidPipelineRequest, PipelineStatus
+from bot.ci.provider import PipelineStatus
+from bot.errors import NotShowable
 from bot.policy import mentions
 from slackio.blocks import (
     MAX_BLOCKS,
@@ -38,10 +39,6 @@ _RUN_HEAD: Final = "*What will run*\n"
 _RUN_BUDGET: Final = MAX_SECTION - len(_RUN_HEAD) - 7  # the section minus the head and fences
 _NL: Final = "\n"
 _OTHER_BLOCKS: Final = 5  # header, status, details, Approve/Deny, failed jobs
-
-
-class NotShowable(InvalidPipelineRequest):
-    """The request cannot be shown to approvers exactly as it would run; nothing is stored."""
 
 
 _STATUS: Final = {

@@ -24,23 +24,14 @@ from bot.approvals.store import TicketStore, with_status_reply
 from bot.approvals.tickets import RunInfo, Ticket
 from bot.audit.trail import Auditor
 from bot.ci.follow import follow_run
-from bot.ci.provider import (
-    PipelineError,
-    PipelineProvider,
-    PipelineRequest,
-    PipelineRun,
-    PipelineStatus,
-)
+from bot.ci.provider import PipelineProvider, PipelineRequest, PipelineRun, PipelineStatus
 from bot.deployments.ledger import Ledger, LedgerEntry
+from bot.errors import PipelineError, ProviderMissing
 from bot.options import BotOptions
 from bot.tasks import TaskSet
 from slackio.metrics import Metrics
 
 log = structlog.get_logger("bot.approvals.runs")
-
-
-class ProviderMissing(PipelineError):
-    """The model's provider has no credentials in this process (GITLAB_TOKEN/GITHUB_TOKEN)."""
 
 
 _TOKENS = {"gitlab": "GITLAB_TOKEN", "github": "GITHUB_TOKEN"}

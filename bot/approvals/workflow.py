@@ -34,11 +34,11 @@ from bot.approvals.runs import Runs
 from bot.approvals.store import TicketStore
 from bot.approvals.tickets import Ticket
 from bot.audit.trail import Auditor
-from bot.ci.provider import PipelineError, check_ref, check_variables
+from bot.ci.provider import check_ref, check_variables
 from bot.commands import DeployCommand, RetrainCommand, RollbackCommand
 from bot.deployments.ledger import Ledger
 from bot.deployments.rollback import RollbackTarget, previous_version
-from bot.errors import BotError, NotAllowed
+from bot.errors import Duplicate, NotAllowed, StartFailed
 from bot.options import BotOptions
 from bot.policy import Rule, check_request, describe, mentions
 from slackio.blocks import link
@@ -55,18 +55,6 @@ _AUDIT_VERBS = {
     Outcome.CANCELLED: "cancel",
     Outcome.EXPIRED: "expire",
 }
-
-
-class Duplicate(BotError):
-    """This exact request (a Slack retry of it) was already taken; nothing more to do."""
-
-
-class StartFailed(PipelineError):
-    """The request was allowed, but the provider refused or failed to start its pipeline."""
-
-    def __init__(self, ticket: Ticket) -> None:
-        super().__init__(started_answer(ticket))
-        self.ticket = ticket
 
 
 @dataclass(frozen=True)
@@ -162,7 +150,7 @@ class Requests:
         starter = self.starters.get(ticket.request.action, self._runs.start)
         started = await starter(ticket)
         if started.run is None and started.request.state is not ApprovalState.STARTED:
-            raise StartFailed(started)
+            raise StartFailed(started_answer(started), started.error or "unknown error")
         return started
 
     async def _ticket(

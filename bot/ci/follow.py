@@ -11,13 +11,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import structlog
 
-from bot.ci.provider import (
-    PipelineProvider,
-    PipelineRun,
-    PipelineTarget,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from bot.ci.provider import PipelineProvider, PipelineRun, PipelineTarget
+from bot.errors import ProviderTimeout, ProviderUnavailable
 
 log = structlog.get_logger(__name__)
 

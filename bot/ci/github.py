@@ -33,20 +33,22 @@ from pydantic import SecretStr
 from bot.ci.provider import (
     Deployment,
     DeploymentStatus,
-    InvalidPipelineRequest,
     JobFailure,
-    PipelineIncomplete,
     PipelineRequest,
     PipelineRun,
     PipelineStatus,
     PipelineTarget,
+    check_model,
+    pipeline_variables,
+)
+from bot.errors import (
+    InvalidPipelineRequest,
+    PipelineIncomplete,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RunNotFound,
-    check_model,
     error_for_status,
-    pipeline_variables,
 )
 from bot.threads import SdkThreads
 

@@ -24,18 +24,20 @@ from bot.ci.provider import (
     Deployment,
     DeploymentStatus,
     JobFailure,
-    PipelineIncomplete,
     PipelineRequest,
     PipelineRun,
     PipelineStatus,
     PipelineTarget,
+    check_model,
+    pipeline_variables,
+)
+from bot.errors import (
+    PipelineIncomplete,
     ProviderError,
     ProviderNotFound,
     ProviderTimeout,
     ProviderUnavailable,
-    check_model,
     error_for_status,
-    pipeline_variables,
 )
 from bot.threads import SdkThreads
 

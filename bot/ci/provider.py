@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar, Protocol
+from typing import Protocol
 
-from bot.errors import BotError, NotAllowed
+from bot.errors import (
+    InvalidPipelineRequest,
+    NotPermitted,
+)
 from bot.policy import Action
-from slackio.blocks import brief
 
 
 class PipelineStatus(StrEnum):
@@ -293,103 +295,3 @@ def check_model(target: PipelineTarget, request: PipelineRequest) -> None:
 
 
 # ---------------------------------------------------------------- errors
-
-
-class PipelineError(BotError):
-    """Base of every pipeline error the bot can show a user as is (`message`)."""
-
-
-class InvalidPipelineRequest(PipelineError):
-    """The request cannot be sent as it is (bad variables, too many inputs); nothing started."""
-
-
-class NotPermitted(NotAllowed, InvalidPipelineRequest):
-    """A variable or ref the model's config does not allow from Slack; nothing started."""
-
-
-class PipelineIncomplete(PipelineError):
-    """The model has a pipeline, but its config lacks what this action needs (no project or
-    repository, no workflow for the action); nothing started. A model with no pipeline at all is
-    `bot.errors.NoPipelineConfigured`, a user error rather than a failed start."""
-
-
-class NoRollbackTarget(PipelineError):
-    """There is no earlier successful deployment to roll back to."""
-
-
-class RunNotFound(PipelineError):
-    """A workflow was dispatched but its run could not be identified in time."""
-
-
-_ANSWER_LIMIT = 200
-
-
-class ProviderError(PipelineError):
-    """GitLab or GitHub answered with an error, or not at all.
-
-    The message names the provider, the model, where (project/repository) and the
-    provider's own answer, so the user can tell a bad token from a typo in the config.
-    """
-
-    verb: ClassVar[str] = "failed"
-    hint: ClassVar[str] = ""
-
-    def __init__(
-        self,
-        *,
-        provider: str,
-        target: PipelineTarget,
-        answer: str,
-        status: int | None = None,
-    ) -> None:
-        self.provider = provider
-        self.model = target.model
-        self.where = target.location
-        self.answer = brief(answer, _ANSWER_LIMIT)
-        self.status = status
-        message = f"{provider} {self.verb} for model {self.model} ({self.where}): {self.answer}"
-        super().__init__(f"{message}. {self.hint}" if self.hint else message)
-
-
-class ProviderAuthError(ProviderError):
-    """401/403: the token is wrong or lacks access."""
-
-    verb = "refused the request"
-    hint = "Check the bot's token and its access to the project."
-
-
-class ProviderNotFound(ProviderError):
-    """404: the project, repository, workflow or run does not exist (or is hidden)."""
-
-    verb = "found nothing"
-    hint = "Check the model's pipeline config."
-
-
-class ProviderTimeout(ProviderError):
-    """The provider did not answer within the timeout."""
-
-    verb = "did not answer in time"
-
-
-class ProviderUnavailable(ProviderError):
-    """5xx, rate limit or connection failure: try again later."""
-
-    verb = "is unavailable"
-    hint = "Try again later."
-
-
-class ProviderRejected(ProviderError):
-    """Another 4xx: the provider understood and refused (e.g. unknown ref, bad input)."""
-
-    verb = "rejected the request"
-
-
-def error_for_status(status: int | None) -> type[ProviderError]:
-    """The exception class for an HTTP status from a provider."""
-    if status in (401, 403):
-        return ProviderAuthError
-    if status == 404:
-        return ProviderNotFound
-    if status is None or status == 429 or status >= 500:
-        return ProviderUnavailable
-    return ProviderRejected

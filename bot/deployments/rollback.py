@@ -10,14 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.ci.provider import (
-    Deployment,
-    DeploymentStatus,
-    NoRollbackTarget,
-    PipelineProvider,
-    PipelineTarget,
-)
+from bot.ci.provider import Deployment, DeploymentStatus, PipelineProvider, PipelineTarget
 from bot.deployments.ledger import Ledger, LedgerEntry, target_label
+from bot.errors import NoRollbackTarget
 
 
 @dataclass(frozen=True)

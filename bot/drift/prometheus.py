@@ -18,24 +18,12 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from bot.errors import BotError
+from bot.errors import PrometheusQueryError, PrometheusUnavailable
 from bot.threads import SdkThreads
 from slackio.blocks import brief
 from slackio.urls import credentials, without_userinfo
 
 T = TypeVar("T")
-
-
-class PrometheusError(BotError):
-    """Prometheus could not answer a query."""
-
-
-class PrometheusUnavailable(PrometheusError):
-    """Prometheus is unreachable, timed out, or answered with something that is not its API."""
-
-
-class PrometheusQueryError(PrometheusError):
-    """Prometheus refused a query (bad PromQL in the config, or a server-side limit)."""
 
 
 Point = tuple[datetime, float]

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.drift.prometheus import MetricsSource, Point, PrometheusQueryError
+from bot.drift.prometheus import MetricsSource, Point
+from bot.errors import PrometheusQueryError
 from bot.options import DriftQueries
 from slackio.blocks import Rendered, clip, code, escape, section
 from slackio.urls import without_userinfo

@@ -23,10 +23,10 @@ from bot.approvals.machine import ApprovalState, mark_failed, mark_started
 from bot.approvals.runs import Runs
 from bot.approvals.store import TicketStore
 from bot.approvals.tickets import Ticket
-from bot.approvals.workflow import Duplicate, Requests
+from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.commands import DeployCommand
-from bot.errors import BotError
+from bot.errors import BotError, Duplicate
 from registry import ModelRegistry, RegistryError
 from slackio.blocks import date_token, escape
 

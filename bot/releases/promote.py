@@ -30,10 +30,10 @@ from bot.approvals.machine import (
 from bot.approvals.runs import Runs
 from bot.approvals.store import TicketStore
 from bot.approvals.tickets import Ticket
-from bot.approvals.workflow import Duplicate, Requests, StartFailed, started_answer
+from bot.approvals.workflow import Requests, started_answer
 from bot.audit.trail import Auditor
 from bot.buttons import CLAIM_GRACE, MessageActions, claim_key
-from bot.errors import BotError
+from bot.errors import BotError, Duplicate, StartFailed
 from bot.options import BotOptions
 from bot.policy import Rule, check_request, mentions
 from bot.releases.apply import Promoter, PromoteTarget, PromotionCards
@@ -228,7 +228,7 @@ class Promotions:
     async def _started(self, ticket: Ticket) -> Ticket:
         started = await self.promoter.start(ticket)
         if started.request.state is not ApprovalState.STARTED:
-            raise StartFailed(started)
+            raise StartFailed(started_answer(started), started.error or "unknown error")
         return started
 
     async def _record(self, button: ButtonValue, user: str, detail: str) -> None:

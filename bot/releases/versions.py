@@ -12,13 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.commands import DeployCommand
-from bot.errors import BotError
+from bot.errors import RegistryProblem
 from bot.releases.apply import PromoteTarget
 from registry import ModelRegistry, RegistryError, RegistryNotFound, RegistryUnavailable
-
-
-class RegistryProblem(BotError):
-    """The registry refused, did not answer or lacks the version: nothing was started."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from bot.ci.github import GitHubActions, dispatch_inputs
-from bot.ci.provider import PipelineTarget, ProviderAuthError, ProviderError, ProviderNotFound
+from bot.ci.provider import PipelineTarget
+from bot.errors import ProviderAuthError, ProviderError, ProviderNotFound
 from chatops.bot_wiring import pipeline_target
 from chatops.config import AppConfig, GitHubPipeline
 from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped

@@ -10,13 +10,8 @@ pipeline may) and, when it is on, `ci_pipeline_variables_minimum_override_role`
 from __future__ import annotations
 
 from bot.ci.gitlab import GitLabCI, ProjectAccess
-from bot.ci.provider import (
-    PipelineTarget,
-    ProviderAuthError,
-    ProviderError,
-    ProviderNotFound,
-    ProviderRejected,
-)
+from bot.ci.provider import PipelineTarget
+from bot.errors import ProviderAuthError, ProviderError, ProviderNotFound, ProviderRejected
 from chatops.bot_wiring import pipeline_target
 from chatops.config import AppConfig, GitLabPipeline
 from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.alerts.alertmanager import SilenceError
 from bot.alerts.grafana import Grafana
+from bot.errors import SilenceError
 from chatops.doctor.checks import Check, failed, passed, secret, shown
 from chatops.settings import Settings
 

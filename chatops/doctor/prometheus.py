@@ -6,9 +6,10 @@ import asyncio
 
 import aiohttp
 
-from bot.alerts.alertmanager import Alertmanager, SilenceError
-from bot.drift.prometheus import PrometheusClient, PrometheusQueryError, PrometheusUnavailable
+from bot.alerts.alertmanager import Alertmanager
+from bot.drift.prometheus import PrometheusClient
 from bot.drift.status import substitute
+from bot.errors import PrometheusQueryError, PrometheusUnavailable, SilenceError
 from chatops.config import AppConfig
 from chatops.doctor.checks import Check, failed, passed, shown, skipped
 from chatops.settings import Settings

@@ -18,7 +18,8 @@ import yaml
 from pydantic import SecretStr
 
 from bot.ci.gitlab import GitLabCI
-from bot.ci.provider import PipelineRequest, PipelineTarget, ProviderRejected
+from bot.ci.provider import PipelineRequest, PipelineTarget
+from bot.errors import ProviderRejected
 from bot.slack.manifest import BOT_SCOPES
 from chatops.cli import main
 from chatops.config import AppConfig, parse_config

@@ -10,14 +10,12 @@ from pydantic import SecretStr
 
 from bot.ci.follow import follow_run
 from bot.ci.github import GitHubActions
-from bot.ci.provider import (
+from bot.ci.provider import PipelineRequest, PipelineRun, PipelineStatus, PipelineTarget
+from bot.deployments.rollback import choose_rollback_target
+from bot.errors import (
     InvalidPipelineRequest,
     NoRollbackTarget,
     PipelineIncomplete,
-    PipelineRequest,
-    PipelineRun,
-    PipelineStatus,
-    PipelineTarget,
     ProviderAuthError,
     ProviderError,
     ProviderNotFound,
@@ -26,7 +24,6 @@ from bot.ci.provider import (
     ProviderUnavailable,
     RunNotFound,
 )
-from bot.deployments.rollback import choose_rollback_target
 from tests.fakes.github import FakeGitHub
 
 MODEL = "churn-predictor"

@@ -10,13 +10,11 @@ from pydantic import SecretStr
 
 from bot.ci.follow import follow_run
 from bot.ci.gitlab import GitLabCI
-from bot.ci.provider import (
+from bot.ci.provider import PipelineRequest, PipelineRun, PipelineStatus, PipelineTarget
+from bot.deployments.rollback import choose_rollback_target
+from bot.errors import (
     InvalidPipelineRequest,
     NoRollbackTarget,
-    PipelineRequest,
-    PipelineRun,
-    PipelineStatus,
-    PipelineTarget,
     ProviderAuthError,
     ProviderError,
     ProviderNotFound,
@@ -24,7 +22,6 @@ from bot.ci.provider import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from bot.deployments.rollback import choose_rollback_target
 from tests.fakes.gitlab import FakeGitLab
 
 MODEL = "fraud-detector"

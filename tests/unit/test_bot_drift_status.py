@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.drift.prometheus import Point, PrometheusQueryError, PrometheusUnavailable
+from bot.drift.prometheus import Point
 from bot.drift.status import DriftRow, drift_rows, last_increase, render_drift, sparkline
+from bot.errors import PrometheusQueryError, PrometheusUnavailable
 from bot.options import DriftQueries
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.approvals.machine import ApprovalRequest, ApprovalState
-from bot.approvals.render import NotShowable, check_shown, duration, status_reply, ticket_message
+from bot.approvals.render import check_shown, duration, status_reply, ticket_message
 from bot.approvals.tickets import JobLink, RunInfo, Ticket
 from bot.buttons import APPROVE, DENY
 from bot.ci.provider import PipelineStatus
+from bot.errors import NotShowable
 from slackio.blocks import MAX_BLOCKS, escape, link
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -14,10 +14,8 @@ from bot.ci.provider import (
     PipelineRun,
     PipelineStatus,
     PipelineTarget,
-    ProviderAuthError,
-    ProviderError,
-    ProviderUnavailable,
 )
+from bot.errors import ProviderAuthError, ProviderError, ProviderUnavailable
 
 TARGET = PipelineTarget(model="fraud-detector", provider="scripted", project="ml/fraud-detector")
 FAST = {"poll_initial": 0.001, "poll_max": 0.005}

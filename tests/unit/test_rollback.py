@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.ci.provider import Deployment, DeploymentStatus, NoRollbackTarget, PipelineError
+from bot.ci.provider import Deployment, DeploymentStatus
 from bot.deployments.ledger import LedgerEntry
 from bot.deployments.rollback import RollbackTarget, choose_rollback_target, from_ledger
+from bot.errors import NoRollbackTarget, PipelineError
 
 S, F, R = DeploymentStatus.SUCCESS, DeploymentStatus.FAILED, DeploymentStatus.RUNNING
 

@@ -11,8 +11,9 @@ URLs with `|`, `<`, `>` and whitespace percent-encoded. plain_text (header, butt
 by Slack, so it is only clipped. Buttons follow the contract in `slackio.buttons`.
 """
 
+from gateway.render.changes import render_changes
 from gateway.render.drift import render_drift
-from gateway.render.incident import render_changes, render_incident
+from gateway.render.incident import render_incident
 from gateway.render.promotion import render_promotion
 from slackio.blocks import Rendered
 

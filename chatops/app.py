@@ -19,7 +19,8 @@ from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
 from chatops.settings import Settings
-from gateway.registry_events import RegistryEvents, WatchedModel
+from gateway.promotions import WatchedModel
+from gateway.registry_events import RegistryEvents
 from gateway.routes import GATEWAY, REGISTRY_EVENTS
 from gateway.routes import add_routes as add_gateway_routes
 from gateway.service import Gateway, GatewayOptions

@@ -57,7 +57,6 @@ class RegistryEvents:
         self.registry = registry
         self.watched = watched
         self.secret = secret
-        self.wake_sender = wake_sender
         self.cards = CardStore(store, wake_sender)
         self._clock = clock
 

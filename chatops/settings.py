@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         return bool((self.grafana_url or "").strip()) and not self.grafana_problems()
 
 
+def secret_value(value: SecretStr | None) -> str | None:
+    """The secret's value, or None when unset or empty."""
+    return value.get_secret_value() or None if value is not None else None
+
+
 def _filled(secret: SecretStr | None) -> bool:
     """Set to something other than blanks (Slack's verifier refuses a blank signing secret)."""
     return secret is not None and bool(secret.get_secret_value().strip())

@@ -14,10 +14,10 @@ import yaml
 
 from bot.github_actions import GitHubActions, dispatch_inputs
 from bot.pipelines import PipelineTarget, ProviderAuthError, ProviderError, ProviderNotFound
-from chatops.bot_wiring import pipeline_target
+from chatops.bot_config import pipeline_target
 from chatops.config import AppConfig, GitHubPipeline
-from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped
-from chatops.settings import Settings
+from chatops.doctor.checks import Check, failed, passed, shown, skipped
+from chatops.settings import Settings, secret_value
 
 TIMEOUT = 10.0
 GITHUB_ACCESS_FIX = (
@@ -34,7 +34,7 @@ async def github_checks(settings: Settings, config: AppConfig) -> list[Check]:
         for name, model in sorted(config.models.items())
         if isinstance(model.pipeline, GitHubPipeline)
     ]
-    if secret(settings.github_token) is None or settings.github_token is None:
+    if secret_value(settings.github_token) is None or settings.github_token is None:
         if not targets:
             return [skipped("github", "no GITHUB_TOKEN and no model uses GitHub")]
         models = ", ".join(t.model for t in targets)

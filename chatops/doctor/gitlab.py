@@ -17,10 +17,10 @@ from bot.pipelines import (
     ProviderNotFound,
     ProviderRejected,
 )
-from chatops.bot_wiring import pipeline_target
+from chatops.bot_config import pipeline_target
 from chatops.config import AppConfig, GitLabPipeline
-from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped
-from chatops.settings import Settings
+from chatops.doctor.checks import Check, failed, passed, shown, skipped
+from chatops.settings import Settings, secret_value
 
 TIMEOUT = 10.0
 ROLES = {10: "Guest", 15: "Planner", 20: "Reporter", 30: "Developer", 40: "Maintainer", 50: "Owner"}
@@ -38,7 +38,7 @@ async def gitlab_checks(settings: Settings, config: AppConfig) -> list[Check]:
         for name, model in sorted(config.models.items())
         if isinstance(model.pipeline, GitLabPipeline)
     ]
-    if secret(settings.gitlab_token) is None or settings.gitlab_token is None:
+    if secret_value(settings.gitlab_token) is None or settings.gitlab_token is None:
         if not targets:
             return [skipped("gitlab", "no GITLAB_TOKEN and no model uses GitLab")]
         models = ", ".join(t.model for t in targets)

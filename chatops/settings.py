@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from slackio.urls import credentials
+from urls import credentials
 
 
 class Settings(BaseSettings):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from slackio.urls import without_userinfo
+from urls import without_userinfo
 
 Block = dict[str, Any]
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from slackio.urls import without_userinfo
+from urls import without_userinfo
 
 PASS, FAIL, SKIP = "✓", "✗", "\u2013"  # en dash
 REDACTED = "[redacted]"

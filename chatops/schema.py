@@ -19,8 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chatops.config import AppConfig
-from chatops.config.durations import DURATION
+from chatops.config import DURATION, AppConfig
 
 CONFIG_DESCRIPTION = (
     "The service config file, generated from its pydantic model by `chatops config-schema`; "

@@ -5,12 +5,13 @@
 friendlier errors).
 """
 
-from chatops.config.durations import parse_duration
+from chatops.config.durations import DURATION, parse_duration
 from chatops.config.loading import ConfigError, load_config, parse_config
 from chatops.config.pipelines import GitHubPipeline, GitLabPipeline
 from chatops.config.sections import AppConfig, policy_of
 
 __all__ = [
+    "DURATION",
     "AppConfig",
     "ConfigError",
     "GitHubPipeline",

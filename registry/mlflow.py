@@ -4,7 +4,7 @@ The only module that speaks MLflow. Every call has a timeout; HTTP and MLflow er
 translated into `RegistryNotFound` / `RegistryUnavailable` / `RegistryError` with messages that
 never carry the tracking URI's credentials. `MLFLOW_TRACKING_TOKEN` is sent as a bearer token,
 as MLflow's own client does; without one, the tracking URI's `user:password@` is sent as basic
-auth (the same way as every other adapter's URL, `urls.credentials`).
+auth (the same way as every other adapter's URL, `urls.auth_headers`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from registry.base import (
     RegistryUnavailable,
     RunSummary,
 )
-from urls import credentials, without_userinfo
+from urls import auth_headers, without_userinfo
 
 _API = "api/2.0/mlflow/"
 # MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE, not 404.
@@ -44,12 +44,7 @@ class MlflowRegistry:
         self.ui_url = without_userinfo(tracking_uri).rstrip("/")  # what links and errors show
         self._session = session
         self._base = URL(self.ui_url + "/")
-        login = credentials(tracking_uri)
-        self._headers: dict[str, str] = {}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        elif login:
-            self._headers["Authorization"] = aiohttp.encode_basic_auth(*login)
+        self._headers = auth_headers(tracking_uri, token)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def get_version(self, *, name: str, version: str) -> ModelVersion:

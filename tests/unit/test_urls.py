@@ -7,7 +7,7 @@ import pytest
 
 from chatops.settings import Settings
 from registry.mlflow import MlflowRegistry
-from urls import credentials, without_userinfo
+from urls import auth_headers, credentials, without_userinfo
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,9 @@ async def test_the_registry_shows_its_tracking_uri_without_credentials() -> None
     async with aiohttp.ClientSession() as session:
         registry = MlflowRegistry(session, tracking_uri="http://ml:mlflow-pw@mlflow:5000/")
     assert registry.ui_url == "http://mlflow:5000"
+
+
+def test_a_token_wins_over_userinfo_and_userinfo_is_basic_auth() -> None:
+    assert auth_headers("http://u:p@host", "tok-1") == {"Authorization": "Bearer tok-1"}
+    assert auth_headers("http://u:p@host") == {"Authorization": "Basic dTpw"}
+    assert auth_headers("http://host", None) == {}

@@ -13,7 +13,7 @@ from chatops.doctor import report, run_doctor
 from chatops.logs import configure_logging
 from chatops.schema import config_json_schema, write_chart_schema
 from chatops.serve import environment_problems, print_problems
-from chatops.settings import Settings
+from chatops.settings import Settings, secret_value
 
 
 def demo_command(settings: Settings, url: str) -> int:
@@ -21,14 +21,9 @@ def demo_command(settings: Settings, url: str) -> int:
     if not url.startswith(("http://", "https://")):
         print(f"demo: --url must be an http(s) URL, not {url[:80]!r}", file=sys.stderr)
         return 2
-    token, secret = settings.chatops_webhook_token, settings.chatops_drift_secret
-    return asyncio.run(
-        run_demo(
-            url,
-            token=token.get_secret_value() if token else None,
-            drift_secret=secret.get_secret_value() if secret else None,
-        )
-    )
+    token = secret_value(settings.chatops_webhook_token)
+    drift_secret = secret_value(settings.chatops_drift_secret)
+    return asyncio.run(run_demo(url, token=token, drift_secret=drift_secret))
 
 
 def check_config(

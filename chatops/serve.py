@@ -25,7 +25,7 @@ from chatops.preflight import (
     store_problem,
     token_problems,
 )
-from chatops.settings import Settings
+from chatops.settings import Settings, secret_value
 from storage import StoreError
 
 # `serve` exit codes: refused to start on a config/environment problem; failed while starting
@@ -42,8 +42,7 @@ def with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def unauthenticated_bind(settings: Settings, host: str, allowed: bool) -> str | None:
     """Why serving webhooks without a token on `host` is refused (None: it is not)."""
-    token = settings.chatops_webhook_token
-    if allowed or (token is not None and token.get_secret_value()) or _loopback(host):
+    if allowed or secret_value(settings.chatops_webhook_token) or _loopback(host):
         return None
     return (
         f"refusing to accept unauthenticated webhooks on {host or 'every address'}: set "

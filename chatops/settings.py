@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     @property
     def console_sink(self) -> bool:
         """True when no bot token is set: messages are printed, not posted."""
-        return self.slack_bot_token is None or not self.slack_bot_token.get_secret_value()
+        return secret_value(self.slack_bot_token) is None
 
     def problems(self, *, socket_mode: bool = False) -> list[str]:
         """Environment combinations that cannot work, for `check-config` and start-up."""

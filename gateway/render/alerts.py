@@ -8,16 +8,20 @@ from typing import Final
 from gateway.incidents import AlertSnapshot, Incident, Status
 from gateway.render import grafana
 from gateway.render.group import EMOJI, RESOLVED, rank, started, total
-from gateway.render.parts import Block, context_block, labels_text, section_block, visible_size
+from gateway.render.parts import labels_text
 from slackio.blocks import (
     MAX_SECTION,
+    Block,
     clip,
     code,
+    context_block,
     date_token,
     escape,
     link,
     one_line,
     safe_url,
+    section_block,
+    visible_size,
 )
 
 _MAX_ALERTS_SHOWN: Final = 10

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from gateway.incidents import Incident, Status
 from gateway.render import grafana
 from gateway.render.group import silence_labels
-from gateway.render.parts import Block, actions_block, button_model, confirm_dialog, context_block
-from slackio.blocks import button, escape, link, safe_url
+from gateway.render.parts import actions_block, button_model
+from slackio.blocks import Block, button, confirm_dialog, context_block, escape, link, safe_url
 from slackio.buttons import (
     ACK,
     ALERTMANAGER,

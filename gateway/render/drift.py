@@ -7,27 +7,23 @@ from typing import Final
 
 from gateway import actions
 from gateway.drift import ColumnDrift, DriftEvent, DriftIncident
-from gateway.render.parts import (
-    Block,
-    actions_block,
-    button_model,
-    context_block,
-    fallback_text,
-    fields_block,
-    header_block,
-    record_block,
-    section_block,
-)
+from gateway.render.parts import actions_block, button_model, record_block
 from slackio.blocks import (
     MAX_BLOCKS,
+    Block,
     Rendered,
     button,
     clip,
     code,
+    context_block,
     date_token,
     escape,
+    fallback_text,
+    fields_block,
+    header_block,
     link,
     safe_url,
+    section_block,
 )
 from slackio.buttons import DISMISS, RETRAIN, button_value
 

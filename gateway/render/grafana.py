@@ -19,8 +19,18 @@ from collections.abc import Mapping
 from typing import Final
 
 from gateway.incidents import AlertSnapshot, Incident, Status
-from gateway.render.parts import Block, context_block, header_block, section_block
-from slackio.blocks import Rendered, clip, escape, link, one_line, safe_url
+from slackio.blocks import (
+    Block,
+    Rendered,
+    clip,
+    context_block,
+    escape,
+    header_block,
+    link,
+    one_line,
+    safe_url,
+    section_block,
+)
 
 _MAX_IMAGES: Final = 3
 _MAX_VALUES_SHOWN: Final = 8

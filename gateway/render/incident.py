@@ -24,18 +24,22 @@ from gateway.render.group import (
     subject,
     total,
 )
-from gateway.render.parts import (
+from gateway.render.parts import labels_text, record_block
+from slackio.blocks import (
     Block,
+    Rendered,
+    clip,
+    clip_mrkdwn,
     context_block,
+    date_token,
+    escape,
     fallback_text,
     fields_block,
     fit_blocks,
     header_block,
-    labels_text,
-    record_block,
+    one_line,
     visible_size,
 )
-from slackio.blocks import Rendered, clip, clip_mrkdwn, date_token, escape, one_line
 
 _MAX_VISIBLE: Final = 11_000
 

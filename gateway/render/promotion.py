@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Final
 
 from gateway.promotions import CardStatus, MetricRow, PromotionCard, Verdict
-from gateway.render.parts import (
+from gateway.render.parts import actions_block, actor_mention, record_block
+from slackio.blocks import (
+    MAX_BLOCKS,
     Block,
-    actions_block,
-    actor_mention,
+    Rendered,
+    button,
+    clip,
+    code,
     confirm_dialog,
     context_block,
+    escape,
     fallback_text,
     fields_block,
     header_block,
-    record_block,
+    link,
+    safe_url,
     section_block,
 )
-from slackio.blocks import MAX_BLOCKS, Rendered, button, clip, code, escape, link, safe_url
 from slackio.buttons import DISMISS, PROMOTE, button_value
 
 _HEADINGS: Final = {

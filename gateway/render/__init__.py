@@ -1,7 +1,8 @@
 """Domain objects -> Slack Block Kit: the alert-group message, its thread replies, drift messages.
 
 Pure and deterministic: no I/O, no clock (times come from the objects). Slack's limits are
-enforced here so nothing downstream has to check them: header 150 chars, section text 3000,
+enforced here (with the block builders of `slackio.blocks`) so nothing downstream has to check
+them: header 150 chars, section text 3000,
 10 fields of 2000, button text 75, 50 blocks, fallback text 4000, and a total of visible text
 kept under 11,000 (Slack answers `msg_blocks_too_long` somewhere past 13,000, undocumented).
 

@@ -1,4 +1,4 @@
-"""Talking to Slack, for both sides: Block Kit, the button contract, the transports, the outbox.
+"""Talking to Slack, for both sides: Block Kit, button values, the transports, the outbox.
 
 `urls` is a re-export of the `urls` package for bot modules that still import it from here.
 """

@@ -43,6 +43,7 @@ COPY bot/ bot/
 COPY slackio/ slackio/
 COPY storage/ storage/
 COPY registry/ registry/
+COPY urls/ urls/
 
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-deps /wheels/*.whl \

@@ -23,6 +23,7 @@ __all__ = [
     "buttons",
     "ci",
     "drift",
+    "errors",
     "options",
     "policy",
     "releases",

@@ -13,13 +13,16 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from chatops.bot_wiring import add_bot_routes, bot_ctx, rollback_defaults
+from chatops.bot_config import rollback_defaults
+from chatops.bot_wiring import bot_ctx
 from chatops.config import AppConfig, GitHubPipeline
 from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
-from chatops.settings import Settings
-from gateway.registry_events import RegistryEvents, WatchedModel
+from chatops.settings import Settings, secret_value
+from chatops.slack_events import add_bot_routes
+from gateway.promotions import WatchedModel
+from gateway.registry_events import RegistryEvents
 from gateway.routes import GATEWAY, REGISTRY_EVENTS
 from gateway.routes import add_routes as add_gateway_routes
 from gateway.service import Gateway, GatewayOptions
@@ -65,8 +68,8 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         dedup_window=config.dedup.window,
         max_alerts_per_incident=config.dedup.max_alerts_per_incident,
         default_drift_model=config.drift.default_model,
-        webhook_token=_secret(settings.chatops_webhook_token),
-        drift_secret=_secret(settings.chatops_drift_secret),
+        webhook_token=secret_value(settings.chatops_webhook_token),
+        drift_secret=secret_value(settings.chatops_drift_secret),
         body_timeout=settings.chatops_body_timeout,
         post_resolved_only_groups=config.gateway.post_resolved_only_groups,
     )
@@ -91,7 +94,7 @@ def _pipeline_actions(
         if pipeline is None:
             continue
         token, variable = tokens[pipeline.provider]
-        if _secret(token) is None:
+        if secret_value(token) is None:
             notes[name] = f"{variable} is not set, so its pipeline cannot start"
             continue
         if isinstance(pipeline, GitHubPipeline):  # one workflow or event per action
@@ -104,11 +107,6 @@ def _pipeline_actions(
     return runnable, notes
 
 
-def _secret(value: object) -> str | None:
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter()) if getter is not None and getter() else None
-
-
 async def _store(app: web.Application) -> AsyncIterator[None]:
     store = await open_store(app[SETTINGS].chatops_store_url)
     app[STORE] = store
@@ -118,7 +116,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 async def _slack(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    token = _secret(settings.slack_bot_token)
+    token = secret_value(settings.slack_bot_token)
     # slack_sdk applies its own `timeout` only to sessions it makes: on ours, this one governs.
     seconds = settings.chatops_slack_timeout
     timeout = aiohttp.ClientTimeout(total=seconds, connect=min(5, seconds))
@@ -183,13 +181,13 @@ async def _registry(app: web.Application) -> AsyncIterator[None]:
         registry = MlflowRegistry(
             app[HTTP],
             tracking_uri=settings.mlflow_tracking_uri,
-            token=_secret(settings.mlflow_tracking_token),
+            token=secret_value(settings.mlflow_tracking_token),
         )
     app[REGISTRY_EVENTS] = RegistryEvents(
         app[STORE],
         registry,
         watched_models(app[CONFIG]),
-        secret=_secret(settings.chatops_mlflow_webhook_secret),
+        secret=secret_value(settings.chatops_mlflow_webhook_secret),
         wake_sender=app[SENDER].notify,
     )
     yield

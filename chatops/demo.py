@@ -160,30 +160,50 @@ async def run_demo(
     all_expected = True
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for number, step in enumerate(STEPS, start=1):
-            raw = demo_body(step.body)
-            body = fresh_drift(raw, run) if step.path == _DRIFT else fresh_alertmanager(raw, run)
             head = f"{number}/{len(STEPS)} {step.label} →"
-            try:
-                async with session.post(
-                    base + step.path, data=body, headers=_headers(step, body, token, drift_secret)
-                ) as response:
-                    code = response.status
-                    status, details = await _status_of(response)
-            except (aiohttp.ClientError, TimeoutError):
-                write(f"{head} no chatops at {base} — start it with scripts/run")
+            outcome = await _play(session, base, step, run, token, drift_secret)
+            write(f"{head} {outcome.line}")
+            if outcome.stop:
                 return 1
-            if code == 401:
-                write(f"{head} 401 unauthorized: {_refused(step, token, drift_secret)}")
-                return 1
-            if code >= 300 or not status:
-                write(f"{head} {code} {status or 'not a chatops answer'}: {details}".rstrip(": "))
-                return 1
-            if status == step.expect:
-                write(f"{head} {code} {status}: {step.meaning}")
-            else:
-                all_expected = False
-                write(f"{head} {code} {status}, but a fresh run expects {step.expect}")
+            all_expected = all_expected and outcome.expected
     if all_expected:
         write("The server's console (or Slack channel) shows the messages.")
         return 0
     return 1
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One step's answer as a line; `stop`: the demo cannot go on."""
+
+    line: str
+    expected: bool = False
+    stop: bool = False
+
+
+async def _play(
+    session: aiohttp.ClientSession,
+    base: str,
+    step: Step,
+    run: DemoRun,
+    token: str | None,
+    drift_secret: str | None,
+) -> _Outcome:
+    raw = demo_body(step.body)
+    body = fresh_drift(raw, run) if step.path == _DRIFT else fresh_alertmanager(raw, run)
+    try:
+        async with session.post(
+            base + step.path, data=body, headers=_headers(step, body, token, drift_secret)
+        ) as response:
+            code = response.status
+            status, details = await _status_of(response)
+    except (aiohttp.ClientError, TimeoutError):
+        return _Outcome(f"no chatops at {base} — start it with scripts/run", stop=True)
+    if code == 401:
+        return _Outcome(f"401 unauthorized: {_refused(step, token, drift_secret)}", stop=True)
+    if code >= 300 or not status:
+        line = f"{code} {status or 'not a chatops answer'}: {details}".rstrip(": ")
+        return _Outcome(line, stop=True)
+    if status == step.expect:
+        return _Outcome(f"{code} {status}: {step.meaning}", expected=True)
+    return _Outcome(f"{code} {status}, but a fresh run expects {step.expect}")

@@ -17,7 +17,7 @@ from typing import get_args
 from pydantic import SecretStr, ValidationError
 
 from chatops.config import AppConfig
-from chatops.settings import Settings
+from chatops.settings import Settings, secret_value
 from storage.sqlite import sqlite_path
 
 PROVIDER_TOKENS = {"gitlab": "GITLAB_TOKEN", "github": "GITHUB_TOKEN"}
@@ -59,7 +59,7 @@ def config_problems(config: AppConfig, settings: Settings) -> list[str]:
             users.setdefault(model.pipeline.provider, []).append(name)
     for provider, models in sorted(users.items()):
         variable = PROVIDER_TOKENS[provider]
-        if not _set(getattr(settings, variable.lower())):
+        if secret_value(getattr(settings, variable.lower())) is None:
             found.append(
                 f"{variable}: not set, but {provider} runs the pipelines of {', '.join(models)}"
             )
@@ -75,7 +75,7 @@ def _registry_problems(config: AppConfig, settings: Settings) -> list[str]:
     found = []
     if not settings.mlflow_tracking_uri:
         found.append(f"MLFLOW_TRACKING_URI: not set, but {models} a model registry")
-    if not _set(settings.chatops_mlflow_webhook_secret):
+    if secret_value(settings.chatops_mlflow_webhook_secret) is None:
         found.append(
             f"CHATOPS_MLFLOW_WEBHOOK_SECRET: not set, but {models} a model registry "
             "(MLflow's webhook deliveries are refused unsigned)"
@@ -87,10 +87,10 @@ def token_problems(settings: Settings, *, socket_mode: bool = False) -> list[str
     """Slack tokens of the wrong kind (a user token as the bot token, ...)."""
     found = []
     for field, variable, prefixes, kind in _TOKEN_PREFIXES:
-        value = getattr(settings, field)
-        if _set(value) and not value.get_secret_value().startswith(prefixes):
+        value = secret_value(getattr(settings, field))
+        if value is not None and not value.startswith(prefixes):
             found.append(f"{variable}: not {kind} (it should start with {prefixes[0]}...)")
-    if socket_mode and not _set(settings.slack_bot_token):
+    if socket_mode and secret_value(settings.slack_bot_token) is None:
         found.append("SLACK_BOT_TOKEN: required for --socket-mode")
     return found
 
@@ -161,7 +161,3 @@ def _hint(name: str, config: AppConfig) -> str:
     if close:
         return f"; did you mean {close[0]!r}?"
     return f" (models: {', '.join(models)})"
-
-
-def _set(value: SecretStr | None) -> bool:
-    return value is not None and bool(value.get_secret_value())

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chatops.config import _DURATION, AppConfig
+from chatops.config import DURATION, AppConfig
 
 CONFIG_DESCRIPTION = (
     "The service config file, generated from its pydantic model by `chatops config-schema`; "
@@ -94,7 +94,7 @@ def _widen_pre_validated(model: type[BaseModel], node: dict[str, Any]) -> None:
             keep = {k: v for k, v in properties[name].items() if k in ("title", "default")}
             if "parse_duration" in code.co_names:
                 seconds = {"type": "number"}
-                text = {"type": "string", "pattern": _DURATION.pattern}
+                text = {"type": "string", "pattern": DURATION.pattern}
                 properties[name] = {**keep, "anyOf": [seconds, text]}
             else:  # unknown widening: leave the value to check-config
                 properties[name] = keep

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from slackio.urls import credentials
+from urls import credentials
 
 
 class Settings(BaseSettings):
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     @property
     def console_sink(self) -> bool:
         """True when no bot token is set: messages are printed, not posted."""
-        return self.slack_bot_token is None or not self.slack_bot_token.get_secret_value()
+        return secret_value(self.slack_bot_token) is None
 
     def problems(self, *, socket_mode: bool = False) -> list[str]:
         """Environment combinations that cannot work, for `check-config` and start-up."""
@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     def grafana_silences(self) -> bool:
         """Grafana is configured: the Silence button on Grafana alerts can work."""
         return bool((self.grafana_url or "").strip()) and not self.grafana_problems()
+
+
+def secret_value(value: SecretStr | None) -> str | None:
+    """The secret's value, or None when unset or empty."""
+    return value.get_secret_value() or None if value is not None else None
 
 
 def _filled(secret: SecretStr | None) -> bool:

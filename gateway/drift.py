@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from gateway.alertmanager import parse_timestamp
 from gateway.errors import BadPayload, details_of
@@ -29,17 +29,16 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
+# A drift event's time: RFC 3339 as Alertmanager writes it (`gateway.alertmanager`).
+Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+
+
 class ScriptPayload(_Lenient):
     p_val: Annotated[float, Field(ge=0, le=1)]
     is_drift: bool
-    timestamp: datetime | None = None
+    timestamp: Timestamp = None
     model: str | None = None
     report_url: str | None = None
-
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _ts(cls, value: object) -> datetime | None:
-        return parse_timestamp(value)
 
 
 class ColumnPayload(_Lenient):
@@ -53,7 +52,7 @@ class ColumnPayload(_Lenient):
 class EvidentlyPayload(_Lenient):
     model: str | None = None
     model_version: str | None = None
-    timestamp: datetime | None = None
+    timestamp: Timestamp = None
     dataset_drift: bool
     drift_share: float | None = None
     number_of_columns: int | None = None
@@ -61,11 +60,6 @@ class EvidentlyPayload(_Lenient):
     share_of_drifted_columns: Annotated[float, Field(ge=0, le=1)]
     drift_by_columns: dict[str, ColumnPayload] = Field(default_factory=dict)
     report_url: str | None = None
-
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _ts(cls, value: object) -> datetime | None:
-        return parse_timestamp(value)
 
 
 class ScriptBody(_Lenient):

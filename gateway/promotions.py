@@ -6,14 +6,14 @@ gives it (`max`: higher is better, `min`: lower is better). When the champion al
 cards concerned change status. A candidate card carries Promote and Dismiss buttons (the bot
 handles them; `slackio.buttons`); who clicked is kept as `ActionRecord`s, and a promotion made
 from Slack names who requested and who approved it. The functions here are pure;
-`gateway.registry_events` does the I/O around them.
+`gateway.card_store` keeps them in the store and `gateway.registry_events` handles the events.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -22,6 +22,16 @@ from pydantic import TypeAdapter
 from gateway.incidents import ActionRecord
 
 Direction = Literal["max", "min"]
+
+
+@dataclass(frozen=True)
+class WatchedModel:
+    """A configured model whose registry versions get cards."""
+
+    model: str
+    channel: str
+    champion_alias: str = "champion"
+    metrics: Mapping[str, Direction] = field(default_factory=dict)
 
 
 class CardStatus(StrEnum):

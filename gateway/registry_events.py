@@ -10,50 +10,34 @@ MLflow retries, and a retry changes nothing.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import structlog
 
+from gateway.card_store import CardStore
 from gateway.incidents import ActionRecord
 from gateway.mlflow import RegistryEvent, RegistryEventKind
 from gateway.promotions import (
-    Direction,
     PromotionCard,
+    WatchedModel,
     became_champion,
-    champion_key,
     compare,
-    dump_card,
-    load_card,
     lost_champion,
-    message_key,
     promoted_from_slack,
     with_record,
 )
-from gateway.render import render_promotion
 from gateway.service import Outcome
 from registry import ModelRegistry, RegistryError, RunSummary
-from storage import MessageUpdate, Store, Versioned, cas
-from storage.cas import Write
+from storage import Store
 
 log = structlog.get_logger("gateway.registry")
 
 _DELIVERY_TTL = 24 * 3600.0
 # How long the service's own alias move is expected back from MLflow as a webhook.
 _PENDING_TTL = 120.0
-
-
-@dataclass(frozen=True)
-class WatchedModel:
-    """A configured model whose registry versions get cards."""
-
-    model: str
-    channel: str
-    champion_alias: str = "champion"
-    metrics: Mapping[str, Direction] = field(default_factory=dict)
 
 
 class RegistryEvents:
@@ -73,7 +57,7 @@ class RegistryEvents:
         self.registry = registry
         self.watched = watched
         self.secret = secret
-        self.wake_sender = wake_sender
+        self.cards = CardStore(store, wake_sender)
         self._clock = clock
 
     async def ingest(self, event: RegistryEvent, *, delivery_id: str) -> Outcome:
@@ -109,20 +93,11 @@ class RegistryEvents:
     async def _new_card(
         self, event: RegistryEvent, version: str, watched: WatchedModel, now: float
     ) -> Outcome:
-        key = message_key(event.name, version)
-        if await self.store.get_state(key) is not None:
+        if await self.cards.exists(event.name, version):
             return Outcome.DUPLICATE
         card = await self._build_card(event, version, watched)
-        if not await self.store.save(
-            key=key,
-            data=dump_card(card),
-            expected_version=0,
-            messages=[self._message(card, watched, reply=None)],
-            now=now,
-        ):
-            return Outcome.DUPLICATE
-        self.wake_sender(watched.channel)
-        return Outcome.ACCEPTED
+        created = await self.cards.create(card, watched, now)
+        return Outcome.ACCEPTED if created else Outcome.DUPLICATE
 
     async def _build_card(
         self, event: RegistryEvent, version: str, watched: WatchedModel
@@ -147,15 +122,10 @@ class RegistryEvents:
                 card = _with_problem(card, f"metrics unavailable: {e}")
         # MLflow delivers events from a thread pool: the alias event for a version can arrive
         # before the version's own `created` event. The card then starts as the champion.
-        if card.champion_version == version or await self._stored_champion(event.name) == version:
+        if card.champion_version == version or await self.cards.champion(event.name) == version:
             note = f"{watched.champion_alias} (set in MLflow)"
             card = became_champion(replace(card, champion_version=None), note)
         return card
-
-    async def _stored_champion(self, name: str) -> str | None:
-        stored = await self.store.get_state(champion_key(name))
-        version = json.loads(stored.data).get("version") if stored else None
-        return str(version) if version is not None else None
 
     async def _with_metrics(self, card: PromotionCard, watched: WatchedModel) -> PromotionCard:
         assert self.registry is not None
@@ -192,7 +162,7 @@ class RegistryEvents:
         crown: Callable[[PromotionCard], PromotionCard] | None = None,
     ) -> Outcome:
         """Record the alias move and update both cards; `crown` changes the new champion's."""
-        previous = await self._remember_champion(name, version, now)
+        previous = await self.cards.remember_champion(name, version, now)
         alias = watched.champion_alias
         set_note = f"now {alias}, set in MLflow"
         crowned = crown or (lambda c: became_champion(c, set_note))
@@ -204,9 +174,9 @@ class RegistryEvents:
                 if version
                 else f"{alias} alias removed in MLflow"
             )
-            await self._update_card(name, previous, watched, now, lambda c: lost_champion(c, note))
+            await self.cards.update(name, previous, watched, now, lambda c: lost_champion(c, note))
         if version is not None:
-            await self._update_card(name, version, watched, now, crowned)
+            await self.cards.update(name, version, watched, now, crowned)
         return Outcome.ACCEPTED
 
     # --- what the bot does on promotion cards (through its own Protocols) -----------------------
@@ -237,7 +207,7 @@ class RegistryEvents:
 
         now = self._clock()
         if await self._champion_moved(name, version, watched, now, crown) is Outcome.DUPLICATE:
-            await self._update_card(name, version, watched, now, crown)
+            await self.cards.update(name, version, watched, now, crown)
         log.info("promotion_recorded", name=name, version=version, requested_by=requested_by)
         return True
 
@@ -246,7 +216,7 @@ class RegistryEvents:
         watched = self.watched.get(name)
         if watched is None:
             return False
-        return await self._update_card(
+        return await self.cards.update(
             name, version, watched, self._clock(), lambda c: c, reply=text
         )
 
@@ -262,69 +232,8 @@ class RegistryEvents:
         now = self._clock()
         at = datetime.fromtimestamp(now, UTC)
         entry = ActionRecord(actor=actor, action=action, at=at, detail=detail, link=link)
-        return await self._update_card(
+        return await self.cards.update(
             name, version, watched, now, lambda c: with_record(c, entry), reply=None
-        )
-
-    async def _remember_champion(self, name: str, version: str | None, now: float) -> str | None:
-        """Record which version holds the alias; return the one that held it before."""
-        previous: str | None = None
-
-        def remember(stored: Versioned | None) -> Write | None:
-            nonlocal previous
-            previous = json.loads(stored.data).get("version") if stored else None
-            return None if previous == version else Write(json.dumps({"version": version}))
-
-        await cas.update(self.store, champion_key(name), remember, now=now)
-        return previous
-
-    async def _update_card(
-        self,
-        name: str,
-        version: str,
-        watched: WatchedModel,
-        now: float,
-        change: Callable[[PromotionCard], PromotionCard],
-        *,
-        reply: str | None = "",
-    ) -> bool:
-        """Apply `change` to the stored card; `reply`: the thread reply ("": the newest note).
-
-        False when there is no card (a version registered before the service watched it).
-        """
-        found = False
-
-        def apply(stored: Versioned | None) -> Write | None:
-            nonlocal found
-            found = stored is not None
-            if stored is None:
-                return None
-            card = load_card(stored.data)
-            changed = change(card)
-            if changed == card and not reply:
-                return None
-            text = (changed.notes[-1] if changed.notes else None) if reply == "" else reply
-            message = self._message(changed, watched, reply=text)
-            return Write(dump_card(changed), [message])
-
-        written = await cas.update(self.store, message_key(name, version), apply, now=now)
-        if written is not None:
-            self.wake_sender(watched.channel)
-        return found
-
-    def _message(
-        self, card: PromotionCard, watched: WatchedModel, *, reply: str | None
-    ) -> MessageUpdate:
-        rendered = render_promotion(card)
-        return MessageUpdate(
-            key=card.message_key,
-            channel=watched.channel,
-            text=rendered.text,
-            blocks_json=json.dumps(rendered.blocks),
-            reply=reply,
-            metadata_json=json.dumps(
-                {"event_type": "chatops_promotion", "event_payload": {"key": card.message_key}}
-            ),
         )
 
 

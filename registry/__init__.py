@@ -16,4 +16,5 @@ __all__ = [
     "RegistryNotFound",
     "RegistryUnavailable",
     "RunSummary",
+    "mlflow",
 ]

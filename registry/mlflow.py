@@ -3,7 +3,8 @@
 The only module that speaks MLflow. Every call has a timeout; HTTP and MLflow error codes are
 translated into `RegistryNotFound` / `RegistryUnavailable` / `RegistryError` with messages that
 never carry the tracking URI's credentials. `MLFLOW_TRACKING_TOKEN` is sent as a bearer token,
-as MLflow's own client does.
+as MLflow's own client does; without one, the tracking URI's `user:password@` is sent as basic
+auth (the same way as every other adapter's URL, `urls.auth_headers`).
 """
 
 from __future__ import annotations
@@ -22,18 +23,11 @@ from registry.base import (
     RegistryUnavailable,
     RunSummary,
 )
+from urls import auth_headers, without_userinfo
 
 _API = "api/2.0/mlflow/"
 # MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE, not 404.
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
-
-
-def display_url(url: str) -> str:
-    """The URL without any `user:password@` part, fit to show in Slack, logs and errors."""
-    try:
-        return str(URL(url).with_user(None))
-    except (ValueError, TypeError):
-        return "(invalid URL)"
 
 
 class MlflowRegistry:
@@ -47,13 +41,11 @@ class MlflowRegistry:
         token: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        base = URL(tracking_uri.rstrip("/") + "/")
+        self.ui_url = without_userinfo(tracking_uri).rstrip("/")  # what links and errors show
         self._session = session
-        self._base = base.with_user(None)
-        self._auth = aiohttp.BasicAuth(base.user or "", base.password or "") if base.user else None
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._base = URL(self.ui_url + "/")
+        self._headers = auth_headers(tracking_uri, token)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self.ui_url = display_url(tracking_uri).rstrip("/")
 
     async def get_version(self, *, name: str, version: str) -> ModelVersion:
         body = await self._call(
@@ -115,7 +107,6 @@ class MlflowRegistry:
                 params=params,
                 json=json,
                 headers=self._headers,
-                auth=self._auth,
                 timeout=self._timeout,
             ) as response:
                 body = await _json(response)

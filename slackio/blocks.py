@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from slackio.urls import without_userinfo
+from urls import without_userinfo
 
 Block = dict[str, Any]
 
@@ -125,17 +125,69 @@ def button(
     return block
 
 
-def section(text: str, *, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": mrkdwn(text)}
+# --- blocks (Slack's limits enforced here) ----------------------------------------------------
+
+
+def header_block(text: str) -> Block:
+    return {"type": "header", "block_id": "chatops.header", "text": plain(text, MAX_HEADER)}
+
+
+def section(text: str, *, block_id: str | None = None, limit: int = MAX_SECTION) -> Block:
+    block: Block = {"type": "section"}
     if block_id:
         block["block_id"] = block_id
+    block["text"] = mrkdwn(text, limit)
     return block
 
 
-def context(texts: Sequence[str]) -> Block:
-    return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
+def fields_block(block_id: str, pairs: Sequence[tuple[str, str]]) -> Block:
+    fields = [mrkdwn(f"*{name}*\n{value}", MAX_FIELD) for name, value in pairs[:MAX_FIELDS]]
+    return {"type": "section", "block_id": block_id, "fields": fields}
+
+
+def context(
+    texts: Sequence[str], *, block_id: str | None = None, limit: int = MAX_SECTION
+) -> Block:
+    """A context block; past 10 elements the oldest are summed up as `+N earlier`."""
+    if len(texts) > MAX_CONTEXT:
+        texts = [f"+{len(texts) - MAX_CONTEXT + 1} earlier", *texts[-(MAX_CONTEXT - 1) :]]
+    block: Block = {"type": "context"}
+    if block_id:
+        block["block_id"] = block_id
+    block["elements"] = [mrkdwn(t, limit) for t in texts]
+    return block
 
 
 def message(text: str) -> Rendered:
     """A plain one-section message (ephemeral answers)."""
     return Rendered(clip(text, MAX_TEXT), [section(text)])
+
+
+def visible_size(node: object) -> int:
+    """Characters of text a reader sees in a block tree (what Slack's total limit counts)."""
+    if isinstance(node, dict):
+        own = len(node["text"]) if isinstance(node.get("text"), str) else 0
+        return own + sum(visible_size(v) for v in node.values() if not isinstance(v, str))
+    if isinstance(node, list):
+        return sum(visible_size(v) for v in node)
+    return 0
+
+
+def fit_blocks(head: list[Block], body: list[Block], tail: list[Block]) -> list[Block]:
+    """At most 50 blocks: trim the middle (alert details), never the header or the buttons."""
+    room = max(MAX_BLOCKS - len(head) - len(tail), 0)
+    return [*head, *body[:room], *tail][:MAX_BLOCKS]
+
+
+def fallback_text(text: str) -> str:
+    return clip_mrkdwn(text, MAX_TEXT)
+
+
+def confirm_dialog(title: str, text: str, yes: str) -> Block:
+    return {
+        "title": plain(title, 100),
+        "text": mrkdwn(text, 300),
+        "confirm": plain(yes, 30),
+        "deny": plain("Cancel", 30),
+        "style": "danger",
+    }

@@ -1,14 +1,14 @@
 """The outbox sender: the one background task that brings Slack in line with the store.
 
 Webhook handlers and bot actions only write desired message content to the store (which
-coalesces repeated updates into the latest one). This sender claims due items with a lease,
-makes one Slack call per claim (post, update or thread reply), records the result, and
-paces each channel to about one call per second, across replicas (send slots are booked in
-the store). A claim puts a still-pending item behind the others, so a storm is served round
-robin: each group's latest state, not every intermediate one. 429 waits `Retry-After`; 5xx,
-timeouts and refused connections back off exponentially; nothing is dropped. After a restart
-the pending items are simply still in the store. A post whose outcome is unknown (its sender
-died, or its call timed out after Slack may have carried it out) is looked for by its
+coalesces repeated updates into the latest one). This sender claims due items with a lease, has
+`slackio.delivery` make one Slack call per claim (post, update or thread reply) and record the
+result, and paces each channel to about one call per second, across replicas (send slots are
+booked in the store). A claim puts a still-pending item behind the others, so a storm is served
+round robin: each group's latest state, not every intermediate one. 429 waits `Retry-After`;
+5xx, timeouts and refused connections back off exponentially; nothing is dropped. After a
+restart the pending items are simply still in the store. A post whose outcome is unknown (its
+sender died, or its call timed out after Slack may have carried it out) is looked for by its
 metadata before it is sent again, so it is adopted rather than repeated.
 """
 
@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
 
 import structlog
 
-from slackio.blocks import clip
+from slackio.delivery import Delivery
 from slackio.errors import (
     NotInChannel,
     RateLimited,
@@ -35,12 +32,10 @@ from slackio.errors import (
     SlackUnavailable,
 )
 from slackio.metrics import Metrics
-from slackio.transport import Posted, SlackTransport
+from slackio.transport import SlackTransport
 from storage import OutboxItem, Store, StoreError
 
 log = structlog.get_logger("slackio.outbox")
-
-MAX_REPLY_CHARS = 3000
 
 
 class OutboxSender:
@@ -70,6 +65,7 @@ class OutboxSender:
         self._max_backoff = max_backoff
         self._max_in_flight = max_in_flight
         self._clock = clock
+        self._delivery = Delivery(store, transport, metrics, clock=clock)
         self._owner = uuid.uuid4().hex[:12]
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
@@ -163,7 +159,7 @@ class OutboxSender:
                 log.warning("outbox_lease_lost", key=item.key, channel=item.channel)
                 return  # another sender has the item now; sending it too would repeat it
             try:
-                await self._deliver(item)
+                await self._delivery.deliver(item)
             except SlackSendError as e:
                 await self._reschedule(item, e)
         except StoreError as e:
@@ -198,100 +194,6 @@ class OutboxSender:
                 return False
         return True
 
-    async def _deliver(self, item: OutboxItem) -> None:
-        blocks: list[dict[str, Any]] = json.loads(item.blocks_json)
-        if item.needs_post:
-            metadata = json.loads(item.metadata_json) if item.metadata_json else None
-            posted = await self._adopt(item) if item.uncertain and metadata else None
-            if posted is not None:
-                # The adopted message shows an unknown version: leave it due for an update.
-                item = replace(item, version=item.sent_version, replies=())
-            else:
-                posted = await self._counted(
-                    "chat.postMessage",
-                    self._transport.post(
-                        channel=item.channel, text=item.text, blocks=blocks, metadata=metadata
-                    ),
-                )
-            await self._store.complete(
-                item, channel_id=posted.channel_id, ts=posted.ts, reply_ids=()
-            )
-            self._metrics.send_lag.observe(max(0.0, self._clock() - item.first_queued_at))
-            log.info("slack_message_posted", key=item.key, channel=item.channel, ts=posted.ts)
-            return
-        channel_id, ts = _posted_at(item)
-        # After a crash the lost step may have been a thread reply: settle replies first.
-        if item.needs_update and not (item.uncertain and item.replies):
-            await self._counted(
-                "chat.update",
-                self._transport.update(channel_id=channel_id, ts=ts, text=item.text, blocks=blocks),
-            )
-            await self._store.complete(item, channel_id=channel_id, ts=ts, reply_ids=())
-            log.info("slack_message_updated", key=item.key, ts=item.ts, version=item.version)
-            return
-        await self._post_replies(item)
-
-    async def _adopt(self, item: OutboxItem) -> Posted | None:
-        """After a crash or a timeout mid-post, find what the lost attempt may have posted."""
-        found = await self._look_for(item, "conversations.history", item.channel, item.key)
-        if found is not None:
-            log.warning("slack_message_adopted", key=item.key, ts=found.ts)
-        return found
-
-    async def _look_for(
-        self, item: OutboxItem, method: str, channel: str, key: str, thread_ts: str | None = None
-    ) -> Posted | None:
-        """The earlier attempt's message, if Slack shows it. Where Slack refuses to show it
-        (a private channel the app may not read, a name it cannot resolve), sending again is
-        the lesser harm: a possible repeat rather than a message stuck for good.
-        """
-        try:
-            found: Posted | None = await self._counted(
-                method,
-                self._transport.find_posted(channel=channel, key=key, thread_ts=thread_ts),
-            )
-        except SlackRejected as e:
-            log.warning("slack_lookup_refused", key=item.key, channel=channel, error=e.code)
-            return None
-        return found
-
-    async def _post_replies(self, item: OutboxItem) -> None:
-        channel_id, ts = _posted_at(item)
-        text = "\n".join(t for _, t in item.replies)
-        text = clip(text, MAX_REPLY_CHARS)
-        marker = f"{item.key}#reply{item.replies[-1][0]}"
-        found = None
-        if item.uncertain:
-            found = await self._look_for(item, "conversations.replies", channel_id, marker, ts)
-        if found is None:
-            await self._counted(
-                "chat.postMessage",
-                self._transport.post(
-                    channel=channel_id,
-                    text=text,
-                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-                    thread_ts=ts,
-                    metadata={"event_type": "chatops_reply", "event_payload": {"key": marker}},
-                ),
-            )
-        # Only the replies went out: the message content stays as it was (sent_version).
-        await self._store.complete(
-            replace(item, version=item.sent_version),
-            channel_id=channel_id,
-            ts=ts,
-            reply_ids=[i for i, _ in item.replies],
-        )
-        log.info("slack_thread_replied", key=item.key, ts=item.ts, replies=len(item.replies))
-
-    async def _counted(self, method: str, call: Any) -> Any:
-        try:
-            result = await call
-        except SlackSendError as e:
-            self._metrics.slack_requests.labels(method=method, outcome=e.code).inc()
-            raise
-        self._metrics.slack_requests.labels(method=method, outcome="ok").inc()
-        return result
-
     async def _reschedule(self, item: OutboxItem, error: SlackSendError) -> None:
         now = self._clock()
         if isinstance(error, RateLimited):
@@ -322,20 +224,9 @@ class OutboxSender:
         await self._store.retry_later(item, at=now + wait, error=error.code, uncertain=uncertain)
 
     async def _join(self, item: OutboxItem) -> float:
-        try:
-            await self._counted("conversations.join", self._transport.join(channel=item.channel))
-        except SlackSendError as e:
-            log.error("slack_join_failed", channel=item.channel, error=e.code)
-            return self._max_backoff
-        log.info("slack_channel_joined", channel=item.channel)
-        return 0.0
+        """Join the channel the app was not in; the wait before the next attempt."""
+        return 0.0 if await self._delivery.join(item.channel) else self._max_backoff
 
     def _backoff(self, attempts: int) -> float:
         wait: float = min(self._max_backoff, self._base_backoff * (2 ** min(attempts, 16)))
         return wait * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
-
-
-def _posted_at(item: OutboxItem) -> tuple[str, str]:
-    if item.ts is None or item.channel_id is None:
-        raise StoreError(f"outbox item {item.key} was posted but its channel is unknown")
-    return item.channel_id, item.ts

@@ -20,7 +20,9 @@ __all__ = [
     "Store",
     "StoreError",
     "Versioned",
+    "cas",
     "open_store",
+    "sqlite",
 ]
 
 

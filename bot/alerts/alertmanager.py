@@ -15,7 +15,7 @@ import aiohttp
 
 from bot.errors import SilenceError
 from slackio.blocks import brief
-from slackio.urls import credentials, without_userinfo
+from urls import credentials, without_userinfo
 
 
 @dataclass(frozen=True)

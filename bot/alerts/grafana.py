@@ -21,7 +21,7 @@ import aiohttp
 from bot.alerts.alertmanager import Silence, silence_body
 from bot.errors import SilenceError
 from slackio.blocks import brief
-from slackio.urls import credentials, without_userinfo
+from urls import credentials, without_userinfo
 
 SILENCES_PATH = "/api/alertmanager/grafana/api/v2/silences"
 _REFUSED_AUTH = (401, 403)

@@ -21,7 +21,7 @@ from urllib3.util.retry import Retry
 from bot.errors import PrometheusQueryError, PrometheusUnavailable
 from bot.threads import SdkThreads
 from slackio.blocks import brief
-from slackio.urls import credentials, without_userinfo
+from urls import credentials, without_userinfo
 
 T = TypeVar("T")
 

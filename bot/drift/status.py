@@ -18,7 +18,7 @@ from bot.drift.prometheus import MetricsSource, Point
 from bot.errors import PrometheusQueryError
 from bot.options import DriftQueries
 from slackio.blocks import Rendered, clip, code, escape, section
-from slackio.urls import without_userinfo
+from urls import without_userinfo
 
 DAY = timedelta(hours=24)
 EVENT_STEP = 60.0  # seconds: resolution of "last drift"

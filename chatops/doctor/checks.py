@@ -6,9 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
-from slackio.urls import without_userinfo
+from urls import without_userinfo
 
 PASS, FAIL, SKIP = "✓", "✗", "\u2013"  # en dash
 REDACTED = "[redacted]"
@@ -57,11 +55,6 @@ def report(checks: Sequence[Check], secrets: Iterable[str]) -> str:
     failures = sum(1 for c in checks if not c.ok)
     lines.append(f"{failures} problem(s) found" if failures else "all checks passed")
     return "\n".join(lines)
-
-
-def secret(value: SecretStr | None) -> str | None:
-    """The secret's value, or None when unset or empty."""
-    return value.get_secret_value() or None if value is not None else None
 
 
 def shown(url: str) -> str:

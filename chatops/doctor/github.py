@@ -15,9 +15,9 @@ import yaml
 from bot.ci.github import GitHubActions, dispatch_inputs
 from bot.ci.provider import PipelineTarget
 from bot.errors import ProviderAuthError, ProviderError, ProviderNotFound
-from chatops.bot_wiring import pipeline_target
 from chatops.config import AppConfig, GitHubPipeline
-from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped
+from chatops.doctor.checks import Check, failed, passed, shown, skipped
+from chatops.doctor.ci import CiService, ci_checks
 from chatops.settings import Settings
 
 TIMEOUT = 10.0
@@ -30,30 +30,20 @@ GITHUB_ACCESS_FIX = (
 
 async def github_checks(settings: Settings, config: AppConfig) -> list[Check]:
     """Token first; repositories and workflows only with a working token."""
-    targets = [
-        pipeline_target(name, model.pipeline)
-        for name, model in sorted(config.models.items())
-        if isinstance(model.pipeline, GitHubPipeline)
-    ]
-    if secret(settings.github_token) is None or settings.github_token is None:
-        if not targets:
-            return [skipped("github", "no GITHUB_TOKEN and no model uses GitHub")]
-        models = ", ".join(t.model for t in targets)
-        detail = f"GITHUB_TOKEN is not set; model(s) {models} use GitHub"
-        return [failed("github token", detail, GITHUB_ACCESS_FIX)]
-    gh = GitHubActions(url=settings.github_api_url, token=settings.github_token, timeout=TIMEOUT)
-    try:
-        first = await _token_check(gh, settings)
-        if not first.ok:
-            return [first, skipped("github repositories", "the token does not work")]
-        if not targets:
-            return [first, skipped("github repositories", "no model uses GitHub")]
-        checks = [first]
-        for target in targets:
-            checks += await _repo_checks(gh, target)
-        return checks
-    finally:
-        await gh.close()
+    service = CiService(
+        name="github",
+        title="GitHub",
+        variable="GITHUB_TOKEN",
+        targets="repositories",
+        access_fix=GITHUB_ACCESS_FIX,
+        pipeline_type=GitHubPipeline,
+        connect=lambda token: GitHubActions(
+            url=settings.github_api_url, token=token, timeout=TIMEOUT
+        ),
+        token_check=lambda gh: _token_check(gh, settings),
+        target_checks=_repo_checks,
+    )
+    return await ci_checks(service, settings.github_token, config)
 
 
 async def _token_check(gh: GitHubActions, settings: Settings) -> Check:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from bot.ci.gitlab import GitLabCI, ProjectAccess
 from bot.ci.provider import PipelineTarget
 from bot.errors import ProviderAuthError, ProviderError, ProviderNotFound, ProviderRejected
-from chatops.bot_wiring import pipeline_target
 from chatops.config import AppConfig, GitLabPipeline
-from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped
+from chatops.doctor.checks import Check, failed, passed, shown, skipped
+from chatops.doctor.ci import CiService, ci_checks
 from chatops.settings import Settings
 
 TIMEOUT = 10.0
@@ -28,35 +28,18 @@ GITLAB_ACCESS_FIX = (
 
 async def gitlab_checks(settings: Settings, config: AppConfig) -> list[Check]:
     """Token first; projects only with a working token."""
-    targets = [
-        pipeline_target(name, model.pipeline)
-        for name, model in sorted(config.models.items())
-        if isinstance(model.pipeline, GitLabPipeline)
-    ]
-    if secret(settings.gitlab_token) is None or settings.gitlab_token is None:
-        if not targets:
-            return [skipped("gitlab", "no GITLAB_TOKEN and no model uses GitLab")]
-        models = ", ".join(t.model for t in targets)
-        return [
-            failed(
-                "gitlab token",
-                f"GITLAB_TOKEN is not set; model(s) {models} use GitLab",
-                GITLAB_ACCESS_FIX,
-            )
-        ]
-    gl = GitLabCI(url=settings.gitlab_url, token=settings.gitlab_token, timeout=TIMEOUT)
-    try:
-        first = await _token_check(gl, settings)
-        if not first.ok:
-            return [first, skipped("gitlab projects", "the token does not work")]
-        if not targets:
-            return [first, skipped("gitlab projects", "no model uses GitLab")]
-        checks = [first]
-        for target in targets:
-            checks += await _project_checks(gl, target)
-        return checks
-    finally:
-        await gl.close()
+    service = CiService(
+        name="gitlab",
+        title="GitLab",
+        variable="GITLAB_TOKEN",
+        targets="projects",
+        access_fix=GITLAB_ACCESS_FIX,
+        pipeline_type=GitLabPipeline,
+        connect=lambda token: GitLabCI(url=settings.gitlab_url, token=token, timeout=TIMEOUT),
+        token_check=lambda gl: _token_check(gl, settings),
+        target_checks=_project_checks,
+    )
+    return await ci_checks(service, settings.gitlab_token, config)
 
 
 async def _token_check(gl: GitLabCI, settings: Settings) -> Check:

@@ -6,8 +6,8 @@ import aiohttp
 
 from bot.alerts.grafana import Grafana
 from bot.errors import SilenceError
-from chatops.doctor.checks import Check, failed, passed, secret, shown
-from chatops.settings import Settings
+from chatops.doctor.checks import Check, failed, passed, shown
+from chatops.settings import Settings, secret_value
 
 TIMEOUT = 5.0
 _FIX = (
@@ -26,7 +26,7 @@ async def grafana_checks(settings: Settings, session: aiohttp.ClientSession) -> 
     if problems:
         return [failed("grafana", "; ".join(problems), _FIX)]
     grafana = Grafana(
-        url=url, token=secret(settings.grafana_token), session=session, timeout=TIMEOUT
+        url=url, token=secret_value(settings.grafana_token), session=session, timeout=TIMEOUT
     )
     try:
         count = await grafana.silences()

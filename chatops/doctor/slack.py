@@ -6,8 +6,8 @@ import aiohttp
 
 from bot.slack.manifest import BOT_SCOPES
 from chatops.config import AppConfig
-from chatops.doctor.checks import Check, failed, passed, secret, shown, skipped
-from chatops.settings import Settings
+from chatops.doctor.checks import Check, failed, passed, shown, skipped
+from chatops.settings import Settings, secret_value
 from slackio.errors import MissingScope, SlackSendError, SlackUnavailable
 from slackio.webapi import SlackIdentity, WebApiTransport, make_client
 
@@ -23,7 +23,7 @@ async def slack_checks(
 ) -> list[Check]:
     """auth.test, scopes, channels (with a working bot token), then Socket Mode."""
     client = make_client(
-        token=secret(settings.slack_bot_token) or "",
+        token=secret_value(settings.slack_bot_token) or "",
         base_url=settings.slack_api_url,
         session=session,
         timeout=settings.chatops_slack_timeout,
@@ -35,7 +35,7 @@ async def slack_checks(
 
 
 async def _bot_checks(settings: Settings, config: AppConfig, slack: WebApiTransport) -> list[Check]:
-    if secret(settings.slack_bot_token) is None:
+    if secret_value(settings.slack_bot_token) is None:
         why = "SLACK_BOT_TOKEN is not set (console mode: messages are printed, not posted)"
         return [skipped("slack", why)]
     try:
@@ -124,7 +124,7 @@ async def _channel_check(
 
 async def _socket_check(settings: Settings, slack: WebApiTransport) -> Check:
     name = "slack socket mode"
-    app_token = secret(settings.slack_app_token)
+    app_token = secret_value(settings.slack_app_token)
     if app_token is None:
         return skipped(name, "SLACK_APP_TOKEN is not set (HTTP mode)")
     fix = (

@@ -7,27 +7,23 @@ from typing import Final
 
 from gateway import actions
 from gateway.drift import ColumnDrift, DriftEvent, DriftIncident
-from gateway.render.parts import (
-    Block,
-    actions_block,
-    button_model,
-    context_block,
-    fallback_text,
-    fields_block,
-    header_block,
-    record_block,
-    section_block,
-)
+from gateway.render.parts import actions_block, button_model, record_block
 from slackio.blocks import (
     MAX_BLOCKS,
+    Block,
     Rendered,
     button,
     clip,
     code,
+    context,
     date_token,
     escape,
+    fallback_text,
+    fields_block,
+    header_block,
     link,
     safe_url,
+    section,
 )
 from slackio.buttons import DISMISS, RETRAIN, button_value
 
@@ -101,7 +97,7 @@ def _drift_buttons(
             if why
             else f"No pipeline configured for {escape(incident.model)}, so no Retrain button"
         )
-        blocks.append(context_block("chatops.pipeline", [note]))
+        blocks.append(context([note], block_id="chatops.pipeline"))
     value = button_value(DISMISS, key=key, model=model)
     buttons.append(button("Dismiss", DISMISS, value))
     return [*blocks, actions_block(key, buttons)]
@@ -128,11 +124,11 @@ def render_drift(
     evidence += " — drift detected" if latest.p_value is not None else ""
     columns = _columns_text(latest)
     blocks.append(
-        section_block("chatops.evidence", f"{evidence}\n{columns}" if columns else evidence)
+        section(f"{evidence}\n{columns}" if columns else evidence, block_id="chatops.evidence")
     )
     if latest.report_url and safe_url(latest.report_url):
         blocks.append(
-            context_block("chatops.links", [link(latest.report_url, "📊 Open drift report")])
+            context([link(latest.report_url, "📊 Open drift report")], block_id="chatops.links")
         )
     blocks += record_block(incident.message_key, incident.actions)
     notes = pipeline_notes or {}

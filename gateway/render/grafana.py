@@ -19,8 +19,18 @@ from collections.abc import Mapping
 from typing import Final
 
 from gateway.incidents import AlertSnapshot, Incident, Status
-from gateway.render.parts import Block, context_block, header_block, section_block
-from slackio.blocks import Rendered, clip, escape, link, one_line, safe_url
+from slackio.blocks import (
+    Block,
+    Rendered,
+    clip,
+    context,
+    escape,
+    header_block,
+    link,
+    one_line,
+    safe_url,
+    section,
+)
 
 _MAX_IMAGES: Final = 3
 _MAX_VALUES_SHOWN: Final = 8
@@ -126,7 +136,7 @@ def render_test_notification(incident: Incident) -> Rendered:
         "posted here, one message per alert group, updated when they resolve."
     )
     blocks: list[Block] = [header_block("🧪 Test notification from Grafana")]
-    blocks.append(section_block("chatops.test", text))
+    blocks.append(section(text, block_id="chatops.test"))
     details = []
     if alert is not None:
         summary = one_line(alert.annotations.get("summary", ""))
@@ -136,5 +146,5 @@ def render_test_notification(incident: Incident) -> Rendered:
         details.append(link(incident.external_url, "Grafana"))
     shown = [d for d in details if d]
     if shown:
-        blocks.append(context_block("chatops.test.details", [" · ".join(shown)]))
+        blocks.append(context([" · ".join(shown)], block_id="chatops.test.details"))
     return Rendered(text=f"🧪 Test notification from Grafana ({contact})", blocks=blocks)

@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Final
 
 from gateway.promotions import CardStatus, MetricRow, PromotionCard, Verdict
-from gateway.render.parts import (
+from gateway.render.parts import actions_block, actor_mention, record_block
+from slackio.blocks import (
+    MAX_BLOCKS,
     Block,
-    actions_block,
-    actor_mention,
+    Rendered,
+    button,
+    clip,
+    code,
     confirm_dialog,
-    context_block,
+    context,
+    escape,
     fallback_text,
     fields_block,
     header_block,
-    record_block,
-    section_block,
+    link,
+    safe_url,
+    section,
 )
-from slackio.blocks import MAX_BLOCKS, Rendered, button, clip, code, escape, link, safe_url
 from slackio.buttons import DISMISS, PROMOTE, button_value
 
 _HEADINGS: Final = {
@@ -80,7 +85,7 @@ def _promoted_by(card: PromotionCard) -> list[Block]:
     line = f"🏆 Promoted at the request of {actor_mention(card.requested_by)}"
     if card.approved_by:
         line += ", approved by " + ", ".join(actor_mention(a) for a in card.approved_by)
-    return [context_block("chatops.promoted", [line])]
+    return [context([line], block_id="chatops.promoted")]
 
 
 def _buttons(card: PromotionCard) -> list[Block]:
@@ -118,14 +123,14 @@ def render_promotion(card: PromotionCard) -> Rendered:
     emoji, word = _HEADINGS[card.status]
     blocks: list[Block] = [header_block(f"{emoji} {word}: {card.model} v{card.version}")]
     blocks.append(fields_block("chatops.version", _fields(card)))
-    blocks.append(section_block("chatops.metrics", _comparison(card)))
+    blocks.append(section(_comparison(card), block_id="chatops.metrics"))
     if card.problem:
-        blocks.append(context_block("chatops.problem", [f"⚠️ {escape(clip(card.problem, 500))}"]))
+        blocks.append(context([f"⚠️ {escape(clip(card.problem, 500))}"], block_id="chatops.problem"))
     if card.tags:
         tags = [f"`{code(k, 40)}`={code(v, 60)}" for k, v in card.tags[:_MAX_TAGS]]
-        blocks.append(context_block("chatops.tags", [" ".join(tags)]))
+        blocks.append(context([" ".join(tags)], block_id="chatops.tags"))
     if card.notes:
-        blocks.append(context_block("chatops.notes", [escape(n) for n in card.notes]))
+        blocks.append(context([escape(n) for n in card.notes], block_id="chatops.notes"))
     blocks += _promoted_by(card)
     blocks += record_block(card.message_key, card.actions)
     blocks += _buttons(card)

@@ -1,7 +1,7 @@
 """The chart validates `config:` with the config file's own schema (from the pydantic model).
 
 values.schema.json embeds `chatops config-schema` under `properties.config`; after a
-change to chatops/config.py, `scripts/sync-schema` regenerates it, and the first test
+change to chatops/config/, `scripts/sync-schema` regenerates it, and the first test
 here fails until it has been run.
 """
 

@@ -21,9 +21,10 @@ from aiohttp.test_utils import TestClient
 
 from bot.options import Tuning
 from chatops.app import create_app
-from chatops.bot_wiring import BOT, BOT_TUNING, MESSAGE_ACTIONS, add_bot_routes, bot_ctx
+from chatops.bot_wiring import BOT, BOT_TUNING, MESSAGE_ACTIONS, bot_ctx
 from chatops.config import parse_config
 from chatops.keys import STORE
+from chatops.slack_events import add_bot_routes
 from tests.fakes.app import make_settings
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from chatops.app import create_app
-from chatops.bot_wiring import add_bot_routes, bot_ctx
+from chatops.bot_wiring import bot_ctx
 from chatops.config import parse_config
+from chatops.slack_events import add_bot_routes
 from tests.fakes.app import make_settings
 from tests.fakes.bot_app import BOT_CONFIG, BotAppFactory, until, variables
 from tests.fakes.slack_requests import command_body, signed_headers

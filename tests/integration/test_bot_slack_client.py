@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chatops.bot_wiring import SLACK_APP
+from chatops.slack_events import SLACK_APP
 from tests.fakes.bot_app import BotAppFactory
 from tests.fakes.slack import FakeSlack
 

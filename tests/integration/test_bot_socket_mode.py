@@ -18,8 +18,9 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from chatops.app import create_app
-from chatops.bot_wiring import BOT_TUNING, SOCKET_MODE, add_bot_routes, bot_ctx
+from chatops.bot_wiring import BOT_TUNING, SOCKET_MODE, bot_ctx
 from chatops.config import parse_config
+from chatops.slack_events import add_bot_routes
 from tests.fakes.app import make_settings
 from tests.fakes.bot_app import BOT_CONFIG, FAST
 from tests.fakes.slack import TEAM_ID

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from chatops.app import create_app
-from chatops.cli import _parser, with_serve_flags
+from chatops.cli import command_parser
 from chatops.config import parse_config
+from chatops.serve import with_serve_flags
 from chatops.settings import Settings
 from tests.fakes.app import DEFAULT_CONFIG, bearer, make_settings, outbox_drained
 
@@ -57,8 +58,10 @@ def test_show_blocks_from_the_flag_or_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.delenv("CHATOPS_SHOW_BLOCKS", raising=False)
     plain = Settings(_env_file=None)  # type: ignore[call-arg]
     assert plain.chatops_show_blocks is False
-    flagged = with_serve_flags(plain, _parser().parse_args(["serve", "--show-blocks"]))
+    flagged = with_serve_flags(plain, command_parser().parse_args(["serve", "--show-blocks"]))
     assert flagged.chatops_show_blocks is True
-    assert with_serve_flags(plain, _parser().parse_args(["serve"])).chatops_show_blocks is False
+    assert (
+        with_serve_flags(plain, command_parser().parse_args(["serve"])).chatops_show_blocks is False
+    )
     monkeypatch.setenv("CHATOPS_SHOW_BLOCKS", "1")
     assert Settings(_env_file=None).chatops_show_blocks is True  # type: ignore[call-arg]

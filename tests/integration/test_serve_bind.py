@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from chatops.cli import unauthenticated_bind
+from chatops.serve import unauthenticated_bind
 from chatops.settings import Settings
 from tests.fakes.service import free_port
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatops.app import create_app
-from chatops.cli import run_server
+from chatops.serve import run_server
 from chatops.settings import Settings
 from storage import StoreError
 from storage.sqlite import SqliteStore

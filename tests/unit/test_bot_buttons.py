@@ -8,7 +8,7 @@ import pytest
 
 from bot.buttons import parse_ticket_id
 from bot.options import ModelOptions, rollback_environment
-from chatops.bot_wiring import rollback_defaults
+from chatops.bot_config import rollback_defaults
 from chatops.config import parse_config
 from slackio.buttons import (
     ACK,

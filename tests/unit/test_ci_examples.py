@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bot.ci.provider import RESERVED_VARIABLES, PipelineRequest, pipeline_variables
-from chatops.bot_wiring import pipeline_target
+from chatops.bot_config import pipeline_target
 from chatops.config import GitHubPipeline, load_config
 
 ROOT = Path(__file__).resolve().parents[2]

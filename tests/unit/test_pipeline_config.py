@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chatops.bot_wiring import bot_options
+from chatops.bot_config import bot_options
 from chatops.config import ConfigError, parse_config
 
 

@@ -1,11 +1,13 @@
-"""URL userinfo: taken out for the call, never rendered (slackio/urls.py, Settings)."""
+"""URL userinfo: taken out for the call, never rendered (the urls package, Settings, MLflow)."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from chatops.settings import Settings
-from slackio.urls import credentials, without_userinfo
+from registry.mlflow import MlflowRegistry
+from urls import auth_headers, credentials, without_userinfo
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,16 @@ def test_url_passwords_are_secrets_for_the_log_redactor() -> None:
         chatops_store_url="redis://:store-pw-3@redis:6379/0",
     )
     assert {"am-pw-1", "prom-pw-2", "store-pw-3"} <= set(settings.secret_values())
+
+
+async def test_the_registry_shows_its_tracking_uri_without_credentials() -> None:
+    """What MLflow errors and run links show is the same stripped URL as every other client's."""
+    async with aiohttp.ClientSession() as session:
+        registry = MlflowRegistry(session, tracking_uri="http://ml:mlflow-pw@mlflow:5000/")
+    assert registry.ui_url == "http://mlflow:5000"
+
+
+def test_a_token_wins_over_userinfo_and_userinfo_is_basic_auth() -> None:
+    assert auth_headers("http://u:p@host", "tok-1") == {"Authorization": "Bearer tok-1"}
+    assert auth_headers("http://u:p@host") == {"Authorization": "Basic dTpw"}
+    assert auth_headers("http://host", None) == {}

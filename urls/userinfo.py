@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+import aiohttp
+
 # The authority ends at the first `/`, `?` or `#`; its userinfo at the last `@` before that.
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
@@ -31,3 +33,12 @@ def credentials(url: str) -> tuple[str, str] | None:
         return None
     password = parts.password or ""
     return urllib.parse.unquote(parts.username), urllib.parse.unquote(password)
+
+
+def auth_headers(url: str, token: str | None = None) -> dict[str, str]:
+    """The `Authorization` header for a client of `url`: `Bearer <token>` when a token is
+    given, else basic auth from the URL's userinfo, else none."""
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    login = credentials(url)
+    return {"Authorization": aiohttp.encode_basic_auth(*login)} if login else {}

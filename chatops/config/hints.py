@@ -1,6 +1,6 @@
 """Friendlier config errors: a did-you-mean for unknown keys, YAML errors with their line.
 
-Kept apart from chatops.config (which calls these) so the hints follow the models by
+Kept apart from the models (`chatops.config.loading` calls these) so the hints follow the models by
 introspection: a field added to a model is suggested without touching this module.
 """
 

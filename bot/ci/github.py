@@ -278,12 +278,17 @@ class GitHubActions:
         return await self._call(target, get, f"run {run_id}")
 
     async def failed_jobs(self, *, target: PipelineTarget, run_id: str) -> list[JobFailure]:
-        """The run's failed jobs, each with its first failed step."""
+        """The run's failed jobs, each with its first failed step and its conclusion."""
 
         def jobs() -> list[JobFailure]:
             run = self._repo(target).get_workflow_run(int(run_id))
             return [
-                JobFailure(name=job.name, url=job.html_url, step=_failed_step(job.steps))
+                JobFailure(
+                    name=job.name,
+                    url=job.html_url,
+                    step=_failed_step(job.steps),
+                    reason=job.conclusion,
+                )
                 for job in run.jobs()
                 if job.conclusion in ("failure", "timed_out")
             ]

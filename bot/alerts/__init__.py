@@ -1,3 +1,3 @@
 """Clicks on the gateway's alert messages (Ack, Silence, Retrain...) and silences."""
 
-__all__ = ["alertmanager", "buttons", "grafana", "silences"]
+__all__ = ["alertmanager", "buttons", "grafana"]

@@ -21,12 +21,4 @@ are off; the bot reports the provider's answer instead.
 from bot.ci.github.actions import GitHubActions, RepoAccess
 from bot.ci.github.runs import dispatch_inputs
 
-__all__ = [
-    "GitHubActions",
-    "RepoAccess",
-    "actions",
-    "client",
-    "deployments",
-    "dispatch_inputs",
-    "runs",
-]
+__all__ = ["GitHubActions", "RepoAccess", "dispatch_inputs"]

@@ -14,12 +14,4 @@ reports a provider error at once instead of hanging a Slack command for minutes.
 from bot.ci.gitlab.access import GitLabToken, ProjectAccess
 from bot.ci.gitlab.ci import GitLabCI
 
-__all__ = [
-    "GitLabCI",
-    "GitLabToken",
-    "ProjectAccess",
-    "access",
-    "ci",
-    "client",
-    "deployments",
-]
+__all__ = ["GitLabCI", "GitLabToken", "ProjectAccess"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from bot.alerts.alertmanager import SilenceTarget
+from bot.alerts.silences import SilenceTarget
 from bot.approvals.machine import ApprovalState, state_text
 from bot.approvals.tickets import Ticket
 from bot.approvals.workflow import Requests

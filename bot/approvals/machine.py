@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated
+from typing import Annotated, NotRequired, TypedDict, Unpack
 
 from pydantic import Strict, TypeAdapter, ValidationError
 
@@ -111,41 +111,53 @@ class Decision:
     outcome: Outcome
 
 
-def new_request(
-    *,
-    id: str,
-    action: Action,
-    model: str,
-    environment: str | None,
-    version: str | None,
-    variables: Mapping[str, str],
-    requester: str,
-    rule: Rule,
-    now: datetime,
-    ttl: timedelta = DEFAULT_TTL,
-    channel: str | None = None,
-    ts: str | None = None,
-) -> ApprovalRequest:
+class Asked(TypedDict):
+    """What a command or click asks for, before its rule says whether approvers must agree."""
+
+    id: str
+    action: Action
+    model: str
+    environment: str | None
+    version: str | None
+    variables: Mapping[str, str]
+    requester: str
+    now: datetime
+    ttl: NotRequired[timedelta]  # how long approvers have (default: DEFAULT_TTL)
+    channel: NotRequired[str | None]
+    ts: NotRequired[str | None]
+
+
+def requested(*, rule: Rule, **asked: Unpack[Asked]) -> ApprovalRequest:
+    """The request under `rule`: pending, needing `rule.approvals` approvers and expiring `ttl`
+    after `now`; or, when the rule needs none, approved by nobody (it runs at once, stored the
+    same way so that one state machine covers both)."""
+    pending = rule.needs_approval
+    now = asked["now"]
+    return ApprovalRequest(
+        id=asked["id"],
+        action=asked["action"],
+        model=asked["model"],
+        environment=asked["environment"],
+        version=asked["version"],
+        variables=asked["variables"],
+        requester=asked["requester"],
+        created_at=now,
+        expires_at=now + asked.get("ttl", DEFAULT_TTL) if pending else now,
+        approvals_needed=rule.approvals,
+        state=ApprovalState.PENDING if pending else ApprovalState.APPROVED,
+        channel=asked.get("channel"),
+        ts=asked.get("ts"),
+    )
+
+
+def new_request(*, rule: Rule, **asked: Unpack[Asked]) -> ApprovalRequest:
     """A pending request needing `rule.approvals` approvers; expires `ttl` after `now`.
 
     Only for rules that need approval: a rule with 0 approvals runs at once, with no request.
     """
     if not rule.needs_approval:
         raise ValueError("this rule needs no approval; start the action directly")
-    return ApprovalRequest(
-        id=id,
-        action=action,
-        model=model,
-        environment=environment,
-        version=version,
-        variables=variables,
-        requester=requester,
-        created_at=now,
-        expires_at=now + ttl,
-        approvals_needed=rule.approvals,
-        channel=channel,
-        ts=ts,
-    )
+    return requested(rule=rule, **asked)
 
 
 def is_expired(request: ApprovalRequest, now: datetime) -> bool:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Final
 
 from bot.approvals.machine import ApprovalState
-from bot.approvals.tickets import RunInfo, Ticket
+from bot.approvals.tickets import JobLink, RunInfo, Ticket
 from bot.buttons import APPROVE, DENY
 from bot.ci.provider import PipelineStatus
 from bot.errors import NotShowable
@@ -207,10 +207,22 @@ def _run_line(run: RunInfo) -> str:
 
 def _failed_jobs(run: RunInfo) -> str:
     jobs = run.failed_jobs
-    lines = [f"• {link(j.url, clip(j.name, 100))}" for j in jobs[:MAX_JOBS_SHOWN]]
+    lines = [_failed_job(j) for j in jobs[:MAX_JOBS_SHOWN]]
     if len(jobs) > MAX_JOBS_SHOWN:
         lines.append(f"+{len(jobs) - MAX_JOBS_SHOWN} more")
     return "*Failed jobs*\n" + "\n".join(lines)
+
+
+def _failed_job(job: JobLink) -> str:
+    """`• <url|train> · stage `train` · `script_failure``: where it failed and why, if known."""
+    parts = [link(job.url, clip(job.name, 100))]
+    if job.stage:
+        parts.append(f"stage `{code(job.stage, 60)}`")
+    if job.step:
+        parts.append(f"step `{code(job.step, 80)}`")
+    if job.reason:
+        parts.append(f"`{code(job.reason, 40)}`")
+    return "• " + " · ".join(parts)
 
 
 def _plain_status(status: str) -> str:

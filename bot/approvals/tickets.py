@@ -26,27 +26,42 @@ OPEN_STATES = frozenset({ApprovalState.PENDING, ApprovalState.APPROVED})
 
 @dataclass(frozen=True)
 class JobLink:
-    """A failed job, as the message shows it."""
+    """A failed job, as the message shows it: where it failed (GitLab stage, GitHub step) and why
+    (GitLab's failure_reason, GitHub's conclusion), when the provider said."""
 
     name: str
     url: str
+    stage: str | None = None
+    step: str | None = None
+    reason: str | None = None
 
 
-def _pairs(jobs: tuple[JobLink, ...]) -> list[list[str]]:
-    return [[j.name, j.url] for j in jobs]
+_JOB_FIELDS = ("name", "url", "stage", "step", "reason")
+
+
+def _pairs(jobs: tuple[JobLink, ...]) -> list[list[str | None]]:
+    rows: list[list[str | None]] = []
+    for j in jobs:
+        detail = [j.stage, j.step, j.reason]
+        rows.append([j.name, j.url, *detail] if any(detail) else [j.name, j.url])
+    return rows
 
 
 def _from_pairs(raw: object) -> object:
     if isinstance(raw, list | tuple):
-        return [{"name": p[0], "url": p[1]} if isinstance(p, list | tuple) else p for p in raw]
+        return [
+            dict(zip(_JOB_FIELDS, p, strict=False)) if isinstance(p, list | tuple) else p
+            for p in raw
+        ]
     return raw
 
 
-# Failed jobs are stored as [name, url] pairs.
+# Failed jobs are stored as [name, url] pairs, followed by [stage, step, reason] when the
+# provider named any (a reader that knows only the pair reads the first two).
 JobLinks = Annotated[
     tuple[JobLink, ...],
     BeforeValidator(_from_pairs),
-    PlainSerializer(_pairs, return_type=list[list[str]]),
+    PlainSerializer(_pairs, return_type=list[list[str | None]]),
 ]
 
 
@@ -89,7 +104,8 @@ class RunInfo:
         )
 
     def with_failures(self, jobs: list[JobFailure]) -> RunInfo:
-        return replace(self, failed_jobs=tuple(JobLink(j.name, j.url) for j in jobs))
+        links = (JobLink(j.name, j.url, j.stage, j.step, j.reason) for j in jobs)
+        return replace(self, failed_jobs=tuple(links))
 
     @property
     def final(self) -> bool:

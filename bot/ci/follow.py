@@ -59,16 +59,23 @@ async def follow_run(
             log.info("pipeline_follow_expired", provider=provider.name, run_id=run.id)
             return current
         await asyncio.sleep(min(next(waits), remaining))
-        try:
-            latest = await provider.get_run(target=target, run_id=current.id)
-        except (ProviderTimeout, ProviderUnavailable) as e:
-            failures += 1
-            log.warning("pipeline_poll_failed", run_id=run.id, failures=failures, error=str(e))
-            if failures >= MAX_TRANSIENT_FAILURES:
-                raise
-            continue
-        failures = 0
+        latest, failures = await _poll(provider, current, target=target, failures=failures)
         if latest.status != current.status:
             await on_change(latest)
         current = latest
     return current
+
+
+async def _poll(
+    provider: PipelineProvider, current: PipelineRun, *, target: PipelineTarget, failures: int
+) -> tuple[PipelineRun, int]:
+    """The run's latest state and no failures; after a timeout or 5xx, the run as it was and
+    one failure more (raised once there are `MAX_TRANSIENT_FAILURES` in a row)."""
+    try:
+        return await provider.get_run(target=target, run_id=current.id), 0
+    except (ProviderTimeout, ProviderUnavailable) as e:
+        failures += 1
+        log.warning("pipeline_poll_failed", run_id=current.id, failures=failures, error=str(e))
+        if failures >= MAX_TRANSIENT_FAILURES:
+            raise
+        return current, failures

@@ -163,7 +163,7 @@ class JobFailure:
     url: str
     stage: str | None = None  # GitLab stage
     step: str | None = None  # GitHub: the first failed step of the job
-    reason: str | None = None  # GitLab failure_reason, e.g. "script_failure"
+    reason: str | None = None  # GitLab failure_reason ("script_failure"), GitHub conclusion
 
 
 @dataclass(frozen=True, slots=True)

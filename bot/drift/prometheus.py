@@ -1,8 +1,13 @@
 """Prometheus queries behind a small seam; the only module importing prometheus_api_client.
 
 The SDK is synchronous (requests), so each query runs in a worker thread with the SDK's own
-timeout and an overall guard around the thread. Its retries are off: an unreachable Prometheus
-is reported at once, in one line, instead of after minutes of backoff.
+timeout and an overall guard around the thread. Left to itself, `PrometheusConnect` mounts a
+urllib3 `Retry` (3 tries with backoff, on connection errors and 408/429/5xx) on its session;
+here it gets `Retry(total=0)` and a session of our own, so every query is one request and an
+unreachable or overloaded Prometheus is reported at once, in one line. Errors are translated
+once, in `_call`: no answer, a connection error or a 5xx (the session's hook raises it before the
+SDK reads the body) is `PrometheusUnavailable`; any other non-200 (400 bad_data, 422) is the
+SDK's `PrometheusApiClientException`, a `PrometheusQueryError`.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ class PrometheusClient:
         auth: dict[str, Any] = {"auth": login} if login else {}
         self._client = PrometheusConnect(
             url=self.url,
-            retry=Retry(total=0, connect=0, read=0, status=0),
+            retry=NO_RETRY,
+            session=_session(),
             timeout=self._timeout,
             **auth,
         )
@@ -93,6 +99,10 @@ class PrometheusClient:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.shown_url} did not answer within {self._timeout:g} s"
             ) from e
+        except requests.HTTPError as e:  # a 5xx, raised by `_server_errors`
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.shown_url} answered {_answer(e.response)}"
+            ) from e
         except requests.RequestException as e:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.shown_url} is unreachable ({type(e).__name__})"
@@ -103,6 +113,34 @@ class PrometheusClient:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.shown_url} answered with something unexpected"
             ) from e
+
+
+NO_RETRY = Retry(total=0, connect=0, read=0, status=0, other=0)
+
+
+def _server_errors(response: requests.Response, *args: object, **kwargs: object) -> None:
+    """Session hook: a 5xx is Prometheus (or a proxy before it) failing, not a refused query."""
+    if response.status_code >= 500:
+        _ = response.content  # read here, in the worker thread: the connection is released
+        raise requests.HTTPError(f"{response.status_code}", response=response)
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.hooks["response"].append(_server_errors)
+    return session
+
+
+def _answer(response: requests.Response | None) -> str:
+    """`503 (query timed out ...)`: the status and Prometheus' error text, or the reason phrase."""
+    if response is None:
+        return "with an error"
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    said = data.get("error") if isinstance(data, dict) else None
+    return f"{response.status_code} ({brief(str(said or response.reason or 'no reason'))})"
 
 
 def _items(result: object) -> list[dict[str, Any]]:

@@ -23,8 +23,8 @@ from typing import Any
 from bot.approvals.machine import (
     ApprovalRequest,
     ApprovalState,
-    new_request,
     reopen_failed,
+    requested,
     state_text,
 )
 from bot.approvals.runs import Runs
@@ -176,23 +176,8 @@ class Promotions:
     def _request(
         self, target: PromoteTarget, version: str, rule: Rule, user: str, ticket_id: str
     ) -> ApprovalRequest:
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        channel = self._options.channel_for(target.model)
-        if rule.needs_approval:
-            return new_request(
-                id=ticket_id,
-                action="promote",
-                model=target.model,
-                environment=None,
-                version=version,
-                variables={},
-                requester=user,
-                rule=rule,
-                now=now,
-                ttl=timedelta(seconds=self._options.expire_after),
-                channel=channel,
-            )
-        return ApprovalRequest(  # runs at once, as an approved request (see approvals.workflow)
+        """Pending for approvers, or approved by nobody when the rule needs none (runs at once)."""
+        return requested(
             id=ticket_id,
             action="promote",
             model=target.model,
@@ -200,11 +185,10 @@ class Promotions:
             version=version,
             variables={},
             requester=user,
-            created_at=now,
-            expires_at=now,
-            approvals_needed=0,
-            state=ApprovalState.APPROVED,
-            channel=channel,
+            rule=rule,
+            now=datetime.fromtimestamp(self._clock(), UTC),
+            ttl=timedelta(seconds=self._options.expire_after),
+            channel=self._options.channel_for(target.model),
         )
 
     def _retryable(self, ticket: Ticket) -> bool:

@@ -46,17 +46,8 @@ async def resolve_deploy(
             await registry.get_version(name=name, version=command.version)
             return Resolved(command)
         champion = await registry.get_alias(name=name, alias=target.alias)
-    except RegistryNotFound as e:
-        what = f"version {command.version} of" if command.version else "the model"
-        raise RegistryProblem(
-            f"the model registry has no {what} {name} ({e}); nothing was started."
-        ) from e
-    except RegistryUnavailable as e:
-        raise RegistryProblem(
-            f"the model registry could not be reached ({e}); nothing was started, try again."
-        ) from e
     except RegistryError as e:
-        raise RegistryProblem(f"the model registry refused ({e}); nothing was started.") from e
+        raise _problem(e, command, name) from e
     if champion is None:
         raise RegistryProblem(
             f"{name} has no `{target.alias}` version in the model registry; name the version: "
@@ -67,3 +58,17 @@ async def resolve_deploy(
         f"version {champion.version} (alias `{target.alias}`)."
     )
     return Resolved(replace(command, version=champion.version), note)
+
+
+def _problem(e: RegistryError, command: DeployCommand, name: str) -> RegistryProblem:
+    """The registry's error as the user's answer: missing, unreachable, or refused."""
+    if isinstance(e, RegistryNotFound):
+        what = f"version {command.version} of" if command.version else "the model"
+        return RegistryProblem(
+            f"the model registry has no {what} {name} ({e}); nothing was started."
+        )
+    if isinstance(e, RegistryUnavailable):
+        return RegistryProblem(
+            f"the model registry could not be reached ({e}); nothing was started, try again."
+        )
+    return RegistryProblem(f"the model registry refused ({e}); nothing was started.")

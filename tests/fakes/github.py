@@ -175,24 +175,34 @@ class FakeGitHub(RecordingServer):
         conclusion: str = "failure",
         failed_step: str | None = None,
     ) -> dict[str, Any]:
-        """Add a completed job to a run, optionally with the step that failed."""
+        """Add a completed job to a run, optionally with the step that failed.
+
+        The shape of GitHub's "list jobs for a workflow run": the job's `conclusion`
+        (failure, timed_out, ...) and its `steps`, each with its own `conclusion`.
+        """
         run = self.runs[int(run_id)]
         job_id = next(self._ids)
-        steps = [
-            {"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1}
-        ]
+        now = _now()
+        done = {"status": "completed", "started_at": now, "completed_at": now}
+        steps = [{"name": "Set up job", "conclusion": "success", "number": 1, **done}]
         if failed_step:
-            steps.append(
-                {"name": failed_step, "status": "completed", "conclusion": "failure", "number": 2}
-            )
+            steps.append({"name": failed_step, "conclusion": "failure", "number": 2, **done})
         job = {
             "id": job_id,
             "run_id": run["id"],
+            "run_url": run["url"],
+            "run_attempt": run["run_attempt"],
+            "head_sha": run["head_sha"],
+            "head_branch": run["head_branch"],
+            "workflow_name": run["name"],
             "name": name,
-            "status": "completed",
             "conclusion": conclusion,
+            "created_at": now,
+            **done,
             "html_url": f"{self.url}/{run['_repo']}/actions/runs/{run['id']}/job/{job_id}",
             "url": f"{self.url}/repos/{run['_repo']}/actions/jobs/{job_id}",
+            "check_run_url": f"{self.url}/repos/{run['_repo']}/check-runs/{job_id}",
+            "labels": ["ubuntu-latest"],
             "steps": steps,
         }
         self.jobs.setdefault(run["id"], []).append(job)

@@ -118,14 +118,26 @@ class FakeGitLab(RecordingServer):
         status: str = "failed",
         failure_reason: str | None = "script_failure",
     ) -> dict[str, Any]:
-        """Add a job to a pipeline (failed by default)."""
+        """Add a job to a pipeline (failed by default).
+
+        The shape of GitLab's "list pipeline jobs": `stage`, `status`, and `failure_reason`
+        (script_failure, stuck_or_timeout_failure, runner_system_failure, ...) on failed jobs.
+        """
         job_id = next(self._ids)
+        pipeline = self.pipelines.get(int(pipeline_id), {})
+        now = _now()
         job = {
             "id": job_id,
             "name": name,
             "stage": stage,
             "status": status,
             "failure_reason": failure_reason if status == "failed" else None,
+            "allow_failure": False,
+            "ref": pipeline.get("ref", "main"),
+            "created_at": now,
+            "started_at": now,
+            "finished_at": now,
+            "pipeline": {k: pipeline.get(k) for k in ("id", "project_id", "ref", "sha", "status")},
             "web_url": f"{self.url}/-/jobs/{job_id}",
         }
         self.jobs.setdefault(int(pipeline_id), []).append(job)

@@ -3,7 +3,10 @@
 `GET|POST /api/v1/query` answers the instant-vector JSON of the Prometheus HTTP API
 (`{"status": "success", "data": {"resultType": "vector", "result": [...]}}`) for the queries a
 test gave series for, an empty vector for any other, and `400 bad_data` (as Prometheus does
-for a query that does not parse) for unbalanced brackets or a query marked bad. Alertmanager's
+for a query that does not parse) for unbalanced brackets or a query marked bad.
+`/api/v1/query_range` answers an empty matrix. `unavailable = n`: the next n queries are
+answered `503` with Prometheus' error body (as when a query times out or the server is not
+ready yet). Alertmanager's
 `GET /api/v2/status` answers its version and cluster status. Real binaries are for tests/e2e.
 """
 
@@ -38,6 +41,8 @@ class FakePrometheus:
     series: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     bad: dict[str, str] = field(default_factory=dict)
     queries: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # the status each query was answered
+    unavailable: int = 0
     version: str = "0.27.0"
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -50,6 +55,7 @@ class FakePrometheus:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/v1/query", self._query)
+        app.router.add_route("*", "/api/v1/query_range", self._query)
         app.router.add_get("/api/v2/status", self._status)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -67,10 +73,23 @@ class FakePrometheus:
             params.update({k: str(v) for k, v in (await request.post()).items()})
         query = params.get("query", "")
         self.queries.append(query)
+        response = self._answer(query, ranged=request.path.endswith("_range"))
+        self.statuses.append(response.status)
+        return response
+
+    def _answer(self, query: str, *, ranged: bool) -> web.Response:
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            body = {"status": "error", "errorType": "timeout", "error": "query timed out"}
+            return web.json_response(body, status=503)
         error = self.bad.get(query) or parse_error(query)
         if not query or error:
             body = {"status": "error", "errorType": "bad_data", "error": error or "no query"}
             return web.json_response(body, status=400)
+        if ranged:
+            return web.json_response(
+                {"status": "success", "data": {"resultType": "matrix", "result": []}}
+            )
         data = {"resultType": "vector", "result": self.series.get(query, [])}
         return web.json_response({"status": "success", "data": data})
 

@@ -374,3 +374,18 @@ async def test_rollback_with_no_deployment_says_so(
     assert deployments == []
     with pytest.raises(NoRollbackTarget, match="no successful deployment in production"):
         choose_rollback_target(deployments, model=MODEL, environment="production")
+
+
+async def test_a_failed_job_carries_its_conclusion_as_the_reason(
+    fake_github: FakeGitHub, github_actions: GitHubActions, target: PipelineTarget
+) -> None:
+    run = await github_actions.start(target=target, request=PipelineRequest("retrain", MODEL))
+    fake_github.add_job(run.id, "train", conclusion="timed_out", failed_step="Train model")
+    fake_github.add_job(run.id, "eval", conclusion="failure")
+
+    failures = await github_actions.failed_jobs(target=target, run_id=run.id)
+
+    assert [(f.name, f.step, f.reason) for f in failures] == [
+        ("train", "Train model", "timed_out"),
+        ("eval", None, "failure"),
+    ]

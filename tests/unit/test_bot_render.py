@@ -148,3 +148,31 @@ def test_what_cannot_be_shown_in_full_is_refused() -> None:
         check_shown(ticket(variables={"NOTE": "x" * 3000}))
     with pytest.raises(NotShowable, match="request is too long"):
         check_shown(ticket(variables={f"K{i}": "x" * 2000 for i in range(50)}))
+
+
+def failed_section(t: Ticket) -> str:
+    """The mrkdwn of the ticket message's failed-jobs section."""
+    texts = [b["text"]["text"] for b in ticket_message(t).blocks if b.get("text")]
+    (found,) = [text for text in texts if text.startswith("*Failed jobs*")]
+    return str(found)
+
+
+def test_failed_jobs_show_where_and_why_escaped_and_clipped() -> None:
+    """GitLab's stage and failure_reason, GitHub's failed step and conclusion, per job."""
+    gitlab = "https://gitlab.test/p/-/jobs"
+    jobs = (
+        JobLink("train-model", f"{gitlab}/1", stage="train", reason="script_failure"),
+        JobLink("lint", "https://github.test/r/job/2", step="Run <!here> `ruff`", reason="failure"),
+        JobLink("eval", f"{gitlab}/3", stage="s" * 200, reason="r" * 200),
+        JobLink("plain", f"{gitlab}/4"),
+    )
+    run = RunInfo("gitlab", "7", "https://gitlab.test/p/-/pipelines/7", PipelineStatus.FAILED)
+    t = replace(ticket(state=ApprovalState.STARTED), run=replace(run, failed_jobs=jobs))
+    lines = failed_section(t).split("\n")
+    assert lines == [
+        "*Failed jobs*",
+        f"• <{gitlab}/1|train-model> · stage `train` · `script_failure`",
+        "• <https://github.test/r/job/2|lint> · step `Run &lt;!here&gt; 'ruff'` · `failure`",
+        f"• <{gitlab}/3|eval> · stage `{'s' * 59}…` · `{'r' * 39}…`",
+        f"• <{gitlab}/4|plain>",
+    ]

@@ -8,6 +8,7 @@ codec writes today must load back unchanged.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -215,3 +216,20 @@ def test_tickets_are_written_in_the_old_layout(ticket: Ticket, stored: str) -> N
 @pytest.mark.parametrize(("request_", "stored"), OLD_REQUESTS)
 def test_requests_are_written_in_the_old_layout(request_: ApprovalRequest, stored: str) -> None:
     assert request_.to_json() == json.loads(stored)
+
+
+def test_failed_jobs_keep_where_and_why_after_the_pair() -> None:
+    """[name, url] stays first (what an older replica reads); stage, step, reason follow."""
+    jobs = (
+        JobLink("train", "https://g/j/1", stage="train", reason="script_failure"),
+        JobLink("lint", "https://h/j/2", step="Run ruff", reason="failure"),
+        JobLink("eval", "https://g/j/3"),
+    )
+    t = replace(t1, run=replace(run, failed_jobs=jobs))
+    written = json.loads(dump_ticket(t))["run"]["failed_jobs"]
+    assert written == [
+        ["train", "https://g/j/1", "train", None, "script_failure"],
+        ["lint", "https://h/j/2", None, "Run ruff", "failure"],
+        ["eval", "https://g/j/3"],
+    ]
+    assert load_ticket(dump_ticket(t)) == t

@@ -4,7 +4,6 @@
     ├── UsageError                  the command text was not understood (carries the usage)
     ├── NotAllowed                  the policy forbids this user this request, approval or denial
     ├── UnknownModel, UnknownEnvironment, NoPipelineConfigured     not in the config
-    ├── Duplicate                   a Slack re-delivery of a request already taken
     ├── RegistryProblem             the model registry refused, did not answer, lacks the version
     ├── SilenceError                Alertmanager or Grafana could not create the silence
     ├── PrometheusError             ── PrometheusUnavailable, PrometheusQueryError
@@ -95,10 +94,6 @@ class NoPipelineConfigured(BotError):
     def __init__(self, model: str) -> None:
         super().__init__(f"model {model} has no pipeline configured")
         self.model = model
-
-
-class Duplicate(BotError):
-    """This exact request (a Slack retry of it) was already taken; nothing more to do."""
 
 
 class RegistryProblem(BotError):

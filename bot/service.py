@@ -41,7 +41,6 @@ from bot.drift.prometheus import MetricsSource
 from bot.drift.status import drift_rows, render_drift
 from bot.errors import (
     BotError,
-    Duplicate,
     NotAllowed,
     PipelineError,
     PrometheusError,
@@ -242,22 +241,27 @@ class Bot:
         if answer is not None:
             await self.responder.ephemeral(click.response_url, answer)
 
-    async def _once(self, key: str) -> None:
-        """`Duplicate` if this command or click id was already taken (a Slack re-delivery)."""
+    async def _once(self, key: str) -> bool:
+        """True the first time this command or click id comes; False for a Slack re-delivery."""
         now = self._deps.clock()
         if await self._store.seen([key], now=now):
-            raise Duplicate("already handled")
+            return False
         await self._store.mark_seen([key], ttl=RETRY_TTL, now=now)
+        return True
 
     async def _answer(
-        self, response_url: str | None, key: str, work: Callable[[], Awaitable[Rendered | str]]
+        self,
+        response_url: str | None,
+        key: str,
+        work: Callable[[], Awaitable[Rendered | str | None]],
     ) -> tuple[Rendered | str | None, str]:
-        """Run the use case once; user-facing errors become answers, with the metric outcome."""
+        """Run the use case once; user-facing errors become answers, with the metric outcome.
+
+        A re-delivery, or a use case answering None (its request was already received), gets no
+        answer and the outcome "duplicate".
+        """
         try:
-            await self._once(key)
-            return await work(), "ok"
-        except Duplicate:
-            return None, "duplicate"
+            answer = await work() if await self._once(key) else None
         except UsageError as e:
             return usage_message(e.message, e.usage), "usage"
         except NotAllowed as e:
@@ -275,8 +279,9 @@ class Bot:
         except Exception:
             await self.responder.ephemeral(response_url, "⚠️ Something went wrong; it was logged.")
             raise
+        return answer, "ok" if answer is not None else "duplicate"
 
-    async def _command(self, call: CommandCall) -> Rendered | str:
+    async def _command(self, call: CommandCall) -> Rendered | str | None:
         command = parse_command(call.command, call.text)
         match command:
             case HelpCommand(topic=topic):
@@ -292,18 +297,20 @@ class Bot:
                 return await self.deploy(command, call)
             case _:
                 submitted = await self.requests.submit(command, ticket_id=call.key, user=call.user)
-                return submitted.answer
+                return None if submitted.already_received else submitted.answer
 
-    async def deploy(self, command: DeployCommand, call: CommandCall) -> str:
+    async def deploy(self, command: DeployCommand, call: CommandCall) -> str | None:
         """`/deploy`: checked (and, without a version, filled) by the model registry first."""
         self.requests.check(command, call.user)
         resolved = await resolve_deploy(
             command, targets=self._deps.promote_targets, registry=self._deps.registry
         )
         submitted = await self.requests.submit(resolved.command, ticket_id=call.key, user=call.user)
+        if submitted.already_received:
+            return None
         return "\n".join(line for line in (resolved.note, submitted.answer) if line)
 
-    async def _click(self, click: ButtonClick) -> Rendered | str:
+    async def _click(self, click: ButtonClick) -> Rendered | str | None:
         try:
             if click.action_id in BOT_ACTIONS:
                 ticket_id = parse_ticket_id(click.value)

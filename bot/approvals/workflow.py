@@ -38,7 +38,7 @@ from bot.ci.provider import check_ref, check_variables
 from bot.commands import DeployCommand, RetrainCommand, RollbackCommand
 from bot.deployments.ledger import Ledger
 from bot.deployments.rollback import RollbackTarget, previous_version
-from bot.errors import Duplicate, NotAllowed, StartFailed
+from bot.errors import NotAllowed, StartFailed
 from bot.options import BotOptions
 from bot.policy import Rule, check_request, describe, mentions
 from slackio.blocks import link
@@ -47,6 +47,7 @@ from slackio.metrics import Metrics
 log = structlog.get_logger("bot.approvals.workflow")
 
 PipelineCommand = RetrainCommand | DeployCommand | RollbackCommand
+ALREADY_RECEIVED = "Already received."
 SERVICE_ACTOR = "chatops"  # the audit actor for what the service itself does (expiry)
 _AUDIT_VERBS = {
     Outcome.RECORDED: "approve",
@@ -59,10 +60,15 @@ _AUDIT_VERBS = {
 
 @dataclass(frozen=True)
 class Submitted:
-    """What became of a request: the ticket, and one line for the requester."""
+    """What became of a request: the ticket, and one line for the requester.
+
+    `already_received`: a ticket with this id exists (a re-delivery of the same request), so
+    nothing was stored, started or audited; the answer says so.
+    """
 
     ticket: Ticket
     answer: str
+    already_received: bool = False
 
 
 class Requests:
@@ -111,16 +117,15 @@ class Requests:
     async def submit(
         self, command: PipelineCommand, *, ticket_id: str, user: str, origin: str | None = None
     ) -> Submitted:
-        """Create the ticket (`Duplicate` if `ticket_id` exists) and start or await approval."""
+        """Create the ticket and start or await approval (`already_received` if it exists)."""
         rule = self.check(command, user)
         ticket = await self._ticket(command, rule, ticket_id=ticket_id, user=user, origin=origin)
         check_shown(ticket)
         pending = ticket.request.state is ApprovalState.PENDING
         if not pending:
             ticket = self._runs.claim(ticket)
-        await self._tickets.add_open(ticket.id)
-        if not await self._tickets.save(ticket, version=0):
-            raise Duplicate("this request was already received")
+        if not await self._tickets.create(ticket):
+            return Submitted(ticket, ALREADY_RECEIVED, already_received=True)
         what = describe(command.action, command.environment)
         await self._auditor.record(
             actor=user,

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.approvals.answers import started_answer
 from bot.approvals.machine import (
     ApprovalRequest,
     ApprovalState,
@@ -30,7 +31,7 @@ from bot.approvals.machine import (
 from bot.approvals.runs import Runs
 from bot.approvals.store import TicketStore
 from bot.approvals.tickets import Ticket
-from bot.approvals.workflow import Requests, started_answer
+from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.buttons import CLAIM_GRACE, MessageActions, claim_key
 from bot.errors import BotError, StartFailed

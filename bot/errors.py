@@ -18,8 +18,8 @@
 
 Adapters translate their SDK's exceptions into this tree at their edge (the CI adapters into
 `ProviderError`, the Prometheus adapter into `PrometheusError`, the silence adapters into
-`SilenceError`); nothing else in the bot sees an SDK exception. `BotService` turns a `BotError`
-into the user's answer in one place (`_answer`), by branch: usage, refused, failed, invalid.
+`SilenceError`); nothing else in the bot sees an SDK exception. `bot.service.answering` turns a
+`BotError` into the user's answer in one place, by branch: usage, refused, failed, invalid.
 Anything else is a bug: logged with context by the one error handler. Outside this tree:
 `policy.PolicyError`, raised while the configuration is validated, never at run time.
 """

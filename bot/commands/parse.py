@@ -55,35 +55,43 @@ def _parse_retrain(tokens: list[str], usage: str) -> Command:
     return RetrainCommand(valid_name(positional[0], "model", usage), ref, variables)
 
 
-def _model_and_environment(positional: list[str], command: str, usage: str) -> tuple[str, str]:
+def _model_and_environment(
+    positional: list[str], command: str, usage: str
+) -> tuple[str, str, list[str]]:
+    """The model and environment a command names first, and the words after them."""
     if len(positional) < 2:
         raise UsageError(f"{command} needs a model and an environment", usage)
-    return valid_name(positional[0], "model", usage), valid_name(
-        positional[1], "environment", usage
-    )
+    model = valid_name(positional[0], "model", usage)
+    return model, valid_name(positional[1], "environment", usage), positional[2:]
+
+
+def _last(rest: list[str], usage: str) -> str | None:
+    """The one optional word left, if any; more is an error."""
+    if len(rest) > 1:
+        raise unexpected(rest[1:], usage)
+    return rest[0] if rest else None
+
+
+def _version_at_end(rest: list[str], usage: str) -> str | None:
+    version = _last(rest, usage)
+    return valid_version(version, usage) if version is not None else None
 
 
 def _parse_deploy(tokens: list[str], usage: str) -> Command:
     positional, variables, _ = split_variables(tokens, usage)
-    model, environment = _model_and_environment(positional, "/deploy", usage)
-    rest = positional[2:]
-    if len(rest) > 1:
-        raise unexpected(rest[1:], usage)
-    version = valid_version(rest[0], usage) if rest else None
+    model, environment, rest = _model_and_environment(positional, "/deploy", usage)
+    version = _version_at_end(rest, usage)
     return DeployCommand(model, environment, version, variables)
 
 
 def _parse_rollback(tokens: list[str], usage: str) -> Command:
     positional, variables, _ = split_variables(tokens, usage)
-    model, environment = _model_and_environment(positional, "/rollback", usage)
-    rest = positional[2:]
+    model, environment, rest = _model_and_environment(positional, "/rollback", usage)
     if rest and rest[0].lower() == "to":
         if len(rest) < 2:
             raise UsageError("/rollback needs a version after `to`", usage)
         rest = rest[1:]
-    if len(rest) > 1:
-        raise unexpected(rest[1:], usage)
-    version = valid_version(rest[0], usage) if rest else None
+    version = _version_at_end(rest, usage)
     return RollbackCommand(model, environment, version, variables)
 
 
@@ -92,29 +100,23 @@ def _parse_drift(tokens: list[str], usage: str) -> Command:
         raise UsageError("/drift needs a subcommand: status", usage)
     if tokens[0].lower() != "status":
         raise UsageError(f"unknown /drift subcommand {show(tokens[0])}", usage)
-    if len(tokens) > 2:
-        raise unexpected(tokens[2:], usage)
-    model = valid_name(tokens[1], "model", usage) if len(tokens) == 2 else None
-    return DriftStatusCommand(model)
+    model = _last(tokens[1:], usage)
+    return DriftStatusCommand(valid_name(model, "model", usage) if model is not None else None)
 
 
 def _parse_chatops(tokens: list[str], usage: str) -> Command:
     if not tokens:
         return HelpCommand()
     sub, rest = tokens[0].lower(), tokens[1:]
+    word = _last(rest, usage) if sub in (*HELP_WORDS, "audit", "models") else None
     if sub in HELP_WORDS:
-        if len(rest) > 1:
-            raise unexpected(rest[1:], usage)
-        topic = _command_name(rest[0]) if rest else None
+        topic = _command_name(word) if word is not None else None
         return HelpCommand(topic if topic in USAGE else None)
+    model = valid_name(word, "model", usage) if word is not None else None
     if sub == "audit":
-        if len(rest) > 1:
-            raise unexpected(rest[1:], usage)
-        return AuditCommand(valid_name(rest[0], "model", usage) if rest else None)
+        return AuditCommand(model)
     if sub == "models":
-        if len(rest) > 1:
-            raise unexpected(rest[1:], usage)
-        return ModelsCommand(valid_name(rest[0], "model", usage) if rest else None)
+        return ModelsCommand(model)
     raise UsageError(f"unknown /chatops subcommand {show(tokens[0])}", usage)
 
 

@@ -4,7 +4,6 @@
     ├── UsageError                  the command text was not understood (carries the usage)
     ├── NotAllowed                  the policy forbids this user this request, approval or denial
     ├── UnknownModel, UnknownEnvironment, NoPipelineConfigured     not in the config
-    ├── Duplicate                   a Slack re-delivery of a request already taken
     ├── RegistryProblem             the model registry refused, did not answer, lacks the version
     ├── SilenceError                Alertmanager or Grafana could not create the silence
     ├── PrometheusError             ── PrometheusUnavailable, PrometheusQueryError
@@ -19,8 +18,8 @@
 
 Adapters translate their SDK's exceptions into this tree at their edge (the CI adapters into
 `ProviderError`, the Prometheus adapter into `PrometheusError`, the silence adapters into
-`SilenceError`); nothing else in the bot sees an SDK exception. `BotService` turns a `BotError`
-into the user's answer in one place (`_answer`), by branch: usage, refused, failed, invalid.
+`SilenceError`); nothing else in the bot sees an SDK exception. `bot.service.answering` turns a
+`BotError` into the user's answer in one place, by branch: usage, refused, failed, invalid.
 Anything else is a bug: logged with context by the one error handler. Outside this tree:
 `policy.PolicyError`, raised while the configuration is validated, never at run time.
 """
@@ -95,10 +94,6 @@ class NoPipelineConfigured(BotError):
     def __init__(self, model: str) -> None:
         super().__init__(f"model {model} has no pipeline configured")
         self.model = model
-
-
-class Duplicate(BotError):
-    """This exact request (a Slack retry of it) was already taken; nothing more to do."""
 
 
 class RegistryProblem(BotError):

@@ -27,7 +27,7 @@ from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.buttons import CLAIM_GRACE, MessageActions, claim_key
 from bot.commands import RetrainCommand, RollbackCommand
-from bot.errors import BotError, Duplicate, SilenceError, StartFailed
+from bot.errors import BotError, SilenceError, StartFailed
 from bot.options import BotOptions
 from slackio.buttons import ACK, DISMISS, GRAFANA, RETRAIN, SILENCE, ButtonValue
 from storage import Store, Versioned, cas
@@ -164,14 +164,14 @@ class AlertButtons:
             submitted = await self._requests.submit(
                 command, ticket_id=click_id, user=user, origin=button.key
             )
-        except Duplicate:
-            return "Already received."
         except StartFailed as e:
             await self._record(button, user, f"could not start: {e.reason}")
             raise
         except BotError:
             await self._put(key, {"ticket": "", "by": user, "at": 0.0})  # nothing was created
             raise
+        if submitted.already_received:
+            return submitted.answer
         await self._record(button, user, *_outcome(submitted.ticket))
         return submitted.answer
 

@@ -68,6 +68,11 @@ class TicketStore:
         stored = await self._store.get_state(state_key(ticket_id))
         return None if stored is None else Loaded(_decode(ticket_id, stored.data), stored.version)
 
+    async def create(self, ticket: Ticket) -> bool:
+        """Store a new ticket (indexed as open first); False if its id exists: a re-delivery."""
+        await self.add_open(ticket.id)
+        return await self.save(ticket, version=0)
+
     async def save(
         self, ticket: Ticket, *, version: int, reply: str | None = None, quiet: bool = False
     ) -> bool:

@@ -18,7 +18,7 @@ from pydantic import BeforeValidator, PlainSerializer, TypeAdapter, ValidationEr
 from bot.approvals.codec import Stored, Time
 from bot.approvals.machine import ApprovalState, StoredRequest
 from bot.ci.provider import JobFailure, PipelineRun, PipelineStatus
-from bot.deployments.ledger import target_label
+from bot.deployments.ledger import LedgerEntry, target_label
 
 _FORMAT = 1
 OPEN_STATES = frozenset({ApprovalState.PENDING, ApprovalState.APPROVED})
@@ -190,3 +190,23 @@ def load_ticket(data: str) -> Ticket:
         return _CODEC.validate_json(data)
     except ValidationError as e:
         raise ValueError(f"not a ticket: {e}") from e
+
+
+def ledger_entry(ticket: Ticket, *, run_url: str, at: float) -> LedgerEntry | None:
+    """The entry for a ticket whose run succeeded: deploys and rollbacks only."""
+    r = ticket.request
+    if r.action not in ("deploy", "rollback") or r.environment is None:
+        return None
+    commit = ticket.rollback_to if ticket.rollback_commit else None
+    version = r.version if r.action == "deploy" else (None if commit else ticket.rollback_to)
+    return LedgerEntry(
+        model=r.model,
+        environment=r.environment,
+        action=r.action,
+        version=version,
+        run_url=run_url or (ticket.run.url if ticket.run is not None else ""),
+        requester=r.requester,
+        approvers=tuple(r.approved_by),
+        at=at,
+        commit=commit,
+    )

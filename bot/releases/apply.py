@@ -26,7 +26,7 @@ from bot.approvals.tickets import Ticket
 from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.commands import DeployCommand
-from bot.errors import BotError, Duplicate
+from bot.errors import BotError
 from registry import ModelRegistry, RegistryError
 from slackio.blocks import date_token, escape
 
@@ -158,11 +158,11 @@ class Promoter:
                     user=r.requester,
                     origin=ticket.origin,
                 )
-            except Duplicate:
-                continue  # asked for already (a retried promotion)
             except BotError as e:
                 lines.append(f"Deploy to {escape(environment)} not started: {e.message}")
                 continue
+            if submitted.already_received:
+                continue  # asked for already (a retried promotion)
             lines.append(f"Deploy to {escape(environment)}: {submitted.answer}")
         if lines and self._cards is not None and r.version is not None:
             await self._cards.note(

@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.approvals.answers import started_answer
 from bot.approvals.machine import (
     ApprovalRequest,
     ApprovalState,
@@ -30,10 +31,10 @@ from bot.approvals.machine import (
 from bot.approvals.runs import Runs
 from bot.approvals.store import TicketStore
 from bot.approvals.tickets import Ticket
-from bot.approvals.workflow import Requests, started_answer
+from bot.approvals.workflow import Requests
 from bot.audit.trail import Auditor
 from bot.buttons import CLAIM_GRACE, MessageActions, claim_key
-from bot.errors import BotError, Duplicate, StartFailed
+from bot.errors import BotError, StartFailed
 from bot.options import BotOptions
 from bot.policy import Rule, check_request, mentions
 from bot.releases.apply import Promoter, PromoteTarget, PromotionCards
@@ -85,8 +86,11 @@ class Promotions:
             cards=cards,
         )
 
-    async def click(self, button: ButtonValue, *, user: str, click_id: str) -> str:
-        """A click on Promote: a new request, a retry of a failed approved one, or why not."""
+    async def click(self, button: ButtonValue, *, user: str, click_id: str) -> str | None:
+        """A click on Promote: a new request, a retry of a failed approved one, or why not.
+
+        None when the request was already received (a re-delivery): nothing to answer.
+        """
         target, version = self._card(button)
         if self._registry is None:
             raise BotError("MLFLOW_TRACKING_URI is not set, so the bot cannot reach the registry")
@@ -150,15 +154,14 @@ class Promotions:
         button: ButtonValue,
         user: str,
         ticket_id: str,
-    ) -> str:
+    ) -> str | None:
         ticket = Ticket(request=self._request(target, version, rule, user, ticket_id))
         ticket = replace(ticket, origin=button.key)
         pending = ticket.request.state is ApprovalState.PENDING
         if not pending:
             ticket = self._runs.claim(ticket)
-        await self._tickets.add_open(ticket.id)
-        if not await self._tickets.save(ticket, version=0):
-            raise Duplicate("this request was already received")
+        if not await self._tickets.create(ticket):
+            return None  # already received (a re-delivery)
         await self.promoter.audit(
             ticket, user, "promote.request", "pending" if pending else "accepted"
         )

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.service import CommandCall
 from chatops.app import create_app
 from chatops.bot_wiring import bot_ctx
 from chatops.config import parse_config
@@ -93,3 +94,26 @@ async def test_console_mode_answers_503_and_the_rest_works(
     assert "Slack is not configured" in (await response.json())["error"]
     assert (await client.get("/healthz")).status == 200
     assert (await client.get("/metrics")).status == 200
+
+
+async def test_a_request_received_again_past_the_retry_window_starts_nothing(
+    bot_app: BotAppFactory,
+) -> None:
+    """Once the command id is forgotten its ticket is still there: the same request is
+    recognised as already received, and nothing is stored, started, audited or answered."""
+    h = await bot_app()
+    call = CommandCall(
+        team="T1",
+        user="U1",
+        channel="C0COMMANDS",
+        command="/retrain",
+        text="fraud-detector",
+        trigger_id="trigger-1",
+    )
+    first = await h.bot.commands.run(call)
+    again = await h.bot.commands.run(call)
+    assert "Started retrain of fraud-detector" in str(first)
+    assert again is None
+    assert len(h.pipelines()) == 1
+    entries = await h.bot.auditor.recent(model=None)
+    assert [e.action for e in entries].count("retrain.request") == 1

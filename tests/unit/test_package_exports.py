@@ -4,7 +4,8 @@ For every package below the import-linter root packages (pyproject.toml), found 
 them: its `__init__` declares `__all__`; every entry resolves, to a name the package holds or
 to one of its modules; and no module outside the package reaches past it, that is, imports a
 private (underscore) name or module of it, or a name or module its `__all__` does not list.
-Tests may import any public module (they check the parts), but no private name either.
+Tests may import any public module (they check the parts), but no private name either; and
+every module `__all__` lists is imported by some application module outside the package.
 """
 
 from __future__ import annotations
@@ -120,6 +121,34 @@ def test_no_module_reaches_past_what_the_package_exports(package: str) -> None:
     exported = _exports(importlib.import_module(package))
     problems = [p for i in IMPORTS if (p := _reaches_past(package, exported, i)) is not None]
     assert not problems, "\n".join(problems)
+
+
+def _used_outside(package: str) -> set[str]:
+    """The names and modules of `package` that application modules outside it import."""
+    used = set()
+    for found in IMPORTS:
+        if _inside(found.importer, package) or _inside(found.importer, "tests"):
+            continue
+        if found.module == package and found.name is not None:
+            used.add(found.name)
+        elif found.module.startswith(f"{package}."):
+            used.add(found.module.removeprefix(f"{package}.").split(".", 1)[0])
+    return used
+
+
+# Modules exported for callers outside the application: the `chatops` script
+# (`chatops.cli:main` in pyproject.toml) and `create_app`, which tests and the benchmark build.
+ENTRY_POINTS = {"chatops": {"app", "cli"}}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_exported_module_is_used_outside_the_package(package: str) -> None:
+    """`__all__` lists no module that nothing outside the package imports (a stale entry)."""
+    module = importlib.import_module(package)
+    submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+    stale = (set(_exports(module)) & submodules) - _used_outside(package)
+    stale -= ENTRY_POINTS.get(package, set())
+    assert not stale, f"{package}.__all__ lists modules no other package imports: {sorted(stale)}"
 
 
 def test_every_root_package_is_walked() -> None:

@@ -13,8 +13,10 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from bot.buttons import MessageActions
+from bot.options import Tuning
 from chatops.bot_config import rollback_defaults
-from chatops.bot_wiring import bot_ctx
+from chatops.bot_wiring import BOT_WIRING, BotWiring, bot_ctx
 from chatops.config import AppConfig, GitHubPipeline
 from chatops.http import add_routes as add_service_routes
 from chatops.http import edge
@@ -36,8 +38,19 @@ from storage import open_store
 log = structlog.get_logger("chatops")
 
 
-def create_app(settings: Settings, config: AppConfig | None = None) -> web.Application:
-    """Build the aiohttp application with every route in docs/architecture.md."""
+def create_app(
+    settings: Settings,
+    config: AppConfig | None = None,
+    *,
+    socket_mode: bool = False,
+    tuning: Tuning | None = None,
+    message_actions: MessageActions | None = None,
+) -> web.Application:
+    """Build the aiohttp application with every route in docs/architecture.md.
+
+    `socket_mode` also connects the bot to Slack over Socket Mode; `tuning` overrides the bot's
+    timings; `message_actions` replaces the gateway's records of clicks (see `BotWiring`).
+    """
     # After answering a request whose body was not read (401, 408, 413), aiohttp reads and drops
     # what still arrives, so the client gets the answer before the close; 2 s, not 10.
     app = web.Application(
@@ -46,6 +59,7 @@ def create_app(settings: Settings, config: AppConfig | None = None) -> web.Appli
     app[SETTINGS] = settings
     app[CONFIG] = config or AppConfig()
     app[METRICS] = Metrics()
+    app[BOT_WIRING] = BotWiring(socket_mode, tuning or Tuning(), message_actions)
     app.cleanup_ctx.extend([_store, _slack, _sender, _gateway, _registry])
     app.cleanup_ctx.append(bot_ctx)
     add_service_routes(app)

@@ -10,8 +10,8 @@ HTTP session and the sender):
 Providers are built from the environment: GitLab when GITLAB_TOKEN is set, GitHub when
 GITHUB_TOKEN is set; Prometheus from PROMETHEUS_URL, Alertmanager from ALERTMANAGER_URL. With no
 bot token (console mode) the bot still runs without a Bolt app. Clicks on gateway messages are
-recorded through `gateway.records.GatewayRecords` (or whatever `MESSAGE_ACTIONS` holds before
-start-up), those on promotion cards by the gateway's `RegistryEvents`, which also implements
+recorded through `gateway.records.GatewayRecords` (or the `message_actions` given to
+`create_app`), those on promotion cards by the gateway's `RegistryEvents`, which also implements
 the bot's `PromotionCards`; the bot gets the registry adapter that `RegistryEvents` holds
 (`MLFLOW_TRACKING_URI`).
 """
@@ -19,6 +19,7 @@ the bot's `PromotionCards`; the bot gets the registry adapter that `RegistryEven
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 
 import aiohttp
 import structlog
@@ -49,9 +50,23 @@ from gateway.routes import GATEWAY, REGISTRY_EVENTS
 log = structlog.get_logger("chatops.bot")
 
 BOT = web.AppKey("bot", Bot)
-BOT_TUNING = web.AppKey("bot_tuning", Tuning)
-SOCKET_MODE = web.AppKey("socket_mode", bool)
-MESSAGE_ACTIONS = web.AppKey("message_actions", MessageActions)
+
+
+@dataclass(frozen=True)
+class BotWiring:
+    """What `create_app` was asked for, beyond settings and config, to build the bot with.
+
+    `socket_mode`: also connect to Slack over Socket Mode (`serve --socket-mode`). `tuning`:
+    timings (production defaults; tests shorten them). `message_actions`: who records clicks
+    on gateway messages; None, the gateway's own records.
+    """
+
+    socket_mode: bool = False
+    tuning: Tuning = field(default_factory=Tuning)
+    message_actions: MessageActions | None = None
+
+
+BOT_WIRING = web.AppKey("bot_wiring", BotWiring)
 
 
 def build_providers(settings: Settings, *, timeout: float = 10.0) -> dict[str, PipelineProvider]:
@@ -73,7 +88,8 @@ def build_providers(settings: Settings, *, timeout: float = 10.0) -> dict[str, P
 async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
     """Build the bot, its clients and the Bolt app; on shutdown drain and close them."""
     settings = app[SETTINGS]
-    options = bot_options(app[CONFIG], app.get(BOT_TUNING))
+    wiring = app[BOT_WIRING]
+    options = bot_options(app[CONFIG], wiring.tuning)
     if not options.policy.configured:
         log.warning(
             "policy_missing",
@@ -86,7 +102,7 @@ async def bot_ctx(app: web.Application) -> AsyncIterator[None]:
     slack = _slack_app(settings, bot, app[HTTP], app[CONFIG].slack.team_ids or ())
     if slack is not None:
         app[SLACK_APP] = slack
-    socket = _socket_mode(settings, slack) if app.get(SOCKET_MODE) else None
+    socket = _socket_mode(settings, slack) if wiring.socket_mode else None
     await bot.start()
     try:
         yield
@@ -107,7 +123,7 @@ def _bot_deps(
     prometheus: PrometheusClient | None,
 ) -> BotDeps:
     """The bot's object graph, from what the app holds and the environment."""
-    settings, session, events = app[SETTINGS], app[HTTP], app.get(REGISTRY_EVENTS)
+    settings, session, events = app[SETTINGS], app[HTTP], app[REGISTRY_EVENTS]
     return BotDeps(
         store=app[STORE],
         options=options,
@@ -120,7 +136,7 @@ def _bot_deps(
         alertmanager=_alertmanager(settings, session),
         grafana=_grafana(settings, session),
         message_actions=_message_actions(app),
-        registry=events.registry if events is not None else None,
+        registry=events.registry,
         promotion_cards=events,
         promote_targets=promote_targets(app[CONFIG]),
         drift_states=StoreDriftStates(app[STORE]),
@@ -181,14 +197,10 @@ def _socket_mode(settings: Settings, slack: AsyncApp | None) -> SocketMode | Non
 
 
 def _message_actions(app: web.Application) -> MessageActions | None:
-    """Who-did-what records on gateway messages: the gateway's, unless one was set already."""
-    actions = app.get(MESSAGE_ACTIONS)
-    if actions is None and GATEWAY in app:
-        actions = GatewayRecords(app[GATEWAY])
-    events = app.get(REGISTRY_EVENTS)
-    if actions is not None and events is not None:
-        actions = CardRecords(actions, events)
-    return actions
+    """Who-did-what records on gateway messages: the gateway's, unless `create_app` was given
+    others; records on promotion cards go to the registry events either way."""
+    actions = app[BOT_WIRING].message_actions or GatewayRecords(app[GATEWAY])
+    return CardRecords(actions, app[REGISTRY_EVENTS])
 
 
 class CardRecords:

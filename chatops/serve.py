@@ -15,7 +15,6 @@ from pathlib import Path
 from aiohttp import web
 
 from chatops.app import create_app
-from chatops.bot_wiring import SOCKET_MODE
 from chatops.config import AppConfig, ConfigError, load_config
 from chatops.logs import configure_logging
 from chatops.preflight import (
@@ -81,9 +80,7 @@ def serve(
         print(failure, file=sys.stderr)
         return EXIT_STARTUP
     configure_logging(fmt=settings.chatops_log_format, secrets=settings.secret_values())
-    app = create_app(settings, config)
-    if socket_mode:
-        app[SOCKET_MODE] = True
+    app = create_app(settings, config, socket_mode=socket_mode)
     return run_server(app, host=host, port=port)
 
 

@@ -21,10 +21,9 @@ from aiohttp.test_utils import TestClient
 
 from bot.options import Tuning
 from chatops.app import create_app
-from chatops.bot_wiring import BOT, BOT_TUNING, MESSAGE_ACTIONS, bot_ctx
+from chatops.bot_wiring import BOT
 from chatops.config import parse_config
 from chatops.keys import STORE
-from chatops.slack_events import add_bot_routes
 from tests.fakes.app import make_settings
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
@@ -253,14 +252,14 @@ async def bot_app(
             "github_token": fake_github.token,
         } | overrides
         settings = make_settings(fake_slack, store_path, **values)
-        app = create_app(settings, parse_config(config if config is not None else BOT_CONFIG))
-        if bot_ctx not in app.cleanup_ctx:  # until create_app wires the bot itself
-            app.cleanup_ctx.append(bot_ctx)
-            add_bot_routes(app)
         recording = actions or RecordingActions()
-        app[BOT_TUNING] = tuning
-        if not gateway_records:  # else the composition root's own: the gateway's records
-            app[MESSAGE_ACTIONS] = recording
+        app = create_app(
+            settings,
+            parse_config(config if config is not None else BOT_CONFIG),
+            tuning=tuning,
+            # gateway_records: the composition root's own, the gateway's records
+            message_actions=None if gateway_records else recording,
+        )
         client = await aiohttp_client(app)
         return BotHarness(client, fake_slack, fake_gitlab, fake_github, recording)
 

@@ -18,9 +18,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from chatops.app import create_app
-from chatops.bot_wiring import BOT_TUNING, SOCKET_MODE, bot_ctx
 from chatops.config import parse_config
-from chatops.slack_events import add_bot_routes
 from tests.fakes.app import make_settings
 from tests.fakes.bot_app import BOT_CONFIG, FAST
 from tests.fakes.slack import TEAM_ID
@@ -109,12 +107,7 @@ async def test_commands_arrive_over_socket_mode(
         slack_app_token=APP_TOKEN,
         slack_api_url=f"{socket_slack.url}/api/",
     )
-    app = create_app(settings, parse_config(BOT_CONFIG))
-    if bot_ctx not in app.cleanup_ctx:
-        app.cleanup_ctx.append(bot_ctx)
-        add_bot_routes(app)
-    app[BOT_TUNING] = FAST
-    app[SOCKET_MODE] = True
+    app = create_app(settings, parse_config(BOT_CONFIG), tuning=FAST, socket_mode=True)
     await aiohttp_client(app)
     async with asyncio.timeout(10):
         while not (socket_slack.acks and socket_slack.responses):
@@ -139,9 +132,7 @@ async def test_socket_mode_refuses_a_workspace_outside_the_allowlist(
         slack_api_url=f"{socket_slack.url}/api/",
     )
     config = {**BOT_CONFIG, "slack": {"team_ids": ["T0ONLYTHIS"]}}
-    app = create_app(settings, parse_config(config))
-    app[BOT_TUNING] = FAST
-    app[SOCKET_MODE] = True
+    app = create_app(settings, parse_config(config), tuning=FAST, socket_mode=True)
     await aiohttp_client(app)
     async with asyncio.timeout(10):
         while not socket_slack.acks:

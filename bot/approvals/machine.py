@@ -225,11 +225,6 @@ def reopen_failed(request: ApprovalRequest) -> ApprovalRequest:
     return replace(request, state=ApprovalState.APPROVED)
 
 
-def with_message(request: ApprovalRequest, channel: str, ts: str) -> ApprovalRequest:
-    """The request with the Slack message that shows it (so later clicks can update it)."""
-    return replace(request, channel=channel, ts=ts)
-
-
 def state_text(request: ApprovalRequest) -> str:
     """One line saying where the request stands, for replies to late or refused clicks."""
     by = mentions(request.approved_by)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,7 +25,6 @@ from bot.approvals.machine import (
     mark_started,
     new_request,
     state_text,
-    with_message,
 )
 from bot.errors import NotAllowed
 from bot.policy import Rule
@@ -189,11 +189,6 @@ def test_started_and_failed_only_from_approved() -> None:
         mark_failed(mark_started(approved))
 
 
-def test_with_message() -> None:
-    req = with_message(make(), "C123", "1714564800.000100")
-    assert (req.channel, req.ts) == ("C123", "1714564800.000100")
-
-
 def test_variables_are_a_read_only_copy() -> None:
     variables = {"A": "1"}
     req = make(variables=variables)
@@ -207,7 +202,7 @@ def test_variables_are_a_read_only_copy() -> None:
 
 
 def test_json_round_trip_through_text() -> None:
-    req = with_message(approve(make(TWO), TWO, "UAPP1", T0).request, "C1", "1.2")
+    req = replace(approve(make(TWO), TWO, "UAPP1", T0).request, channel="C1", ts="1.2")
     data = json.loads(json.dumps(req.to_json()))
     assert ApprovalRequest.from_json(data) == req
     assert data["state"] == "pending"

@@ -1,6 +1,6 @@
 """The bot's slice of the configuration, as plain frozen values built by the composition root.
 
-The bot never imports the config package: `chatops.bot_wiring` turns the validated YAML into a
+The bot never imports the config package: `chatops.bot_config` turns the validated YAML into a
 `BotOptions`, and everything in `bot/` reads only this.
 """
 

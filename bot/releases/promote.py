@@ -1,7 +1,7 @@
 """Promote to champion: the Promote button on a promotion card, with four eyes.
 
 A click asks for the policy's `promote` rule (`policy.promote."*"`: promote has no environment)
-and becomes a ticket in the same approval machinery as `/deploy` (`approvals.workflow`: requester is
+and becomes a ticket in the same approval machinery as `/deploy` (`decisions`: requester is
 never an approver, N distinct approvers, expiry, clicks applied once with compare-and-set across
 replicas); `bot.releases.apply.Promoter` acts once it is approved. A claim per card (as for the
 Retrain/Rollback buttons) makes two people clicking at once one request.

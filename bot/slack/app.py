@@ -42,7 +42,7 @@ def build_slack_app(
     """A Bolt app with every command and button listener registered.
 
     `signing_secret` may be empty only for Socket Mode, whose requests Bolt does not verify:
-    the HTTP route (`chatops.bot_wiring`) is not served then.
+    the HTTP route (`chatops.slack_events`) is not served then.
     """
 
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:

@@ -246,8 +246,11 @@ def _fold_alerts(
     """Each alert of the payload into `by_fp` (and out of `omitted` if it was only counted)."""
     changes: list[Change] = []
     for alert in payload.alerts:
+        old = by_fp.get(alert.key)
+        if old is not None and old.starts_at == alert.starts_at and old.status == alert.status:
+            by_fp[alert.key] = _refreshed(old, alert)  # the same event again: no snapshot
+            continue
         new = snapshot(alert)
-        old = by_fp.get(new.key)
         before = earlier.get(new.key) if old is None else None
         if before is not None and omitted[before] > 0:  # it was counted, not kept
             omitted[before] -= 1
@@ -265,6 +268,29 @@ def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
     if old.status is new.status:
         return None
     return ChangeKind.RESOLVED if new.status is Status.RESOLVED else ChangeKind.REFIRED
+
+
+def _refreshed(old: AlertSnapshot, alert: Alert) -> AlertSnapshot:
+    """`_refresh` from the alert itself: most alerts of a body are unchanged repeats."""
+    grafana = alert_info(alert)
+    if (old.annotations, old.generator_url, old.grafana) == (
+        alert.annotations,
+        alert.generator_url,
+        grafana,
+    ):
+        return old
+    refreshed = AlertSnapshot(
+        fingerprint=old.fingerprint,
+        status=old.status,
+        starts_at=old.starts_at,
+        ends_at=old.ends_at,
+        labels=old.labels,
+        annotations=dict(alert.annotations),
+        generator_url=alert.generator_url,
+        grafana=grafana,
+    )
+    refreshed.__dict__["key"] = old.key  # the cached identity: same fingerprint and labels
+    return refreshed
 
 
 def _refresh(old: AlertSnapshot, new: AlertSnapshot) -> AlertSnapshot:

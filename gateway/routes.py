@@ -170,7 +170,8 @@ async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: byt
     screened, repeat = await gateway.screen_alertmanager(body)
     if repeat is not None:  # a re-send of events already folded: not validated again
         return repeat
-    payload = await read_alertmanager(body)
+    intake = screened.intake
+    payload = intake.payload if intake is not None else await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)
     return await gateway.ingest_alertmanager(payload, screened)
 

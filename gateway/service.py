@@ -19,10 +19,11 @@ from typing import TypeVar
 
 import structlog
 
-from gateway import incidents
+from gateway import incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
+from gateway.known_incidents import KnownIncidents
 from gateway.render import render_changes, render_drift, render_incident
 from gateway.repeats import KnownBodies, Screened, screen
 from slackio.metrics import Metrics
@@ -99,13 +100,19 @@ class Gateway:
         self._serials: dict[str, _Serial] = {}
         self._recent = RecentEvents()
         self._bodies = KnownBodies()
+        self._alerts = intake.KnownAlerts()
+        self._incidents = KnownIncidents()
 
     async def screen_alertmanager(self, body: bytes) -> tuple[Screened, Outcome | None]:
         """A cheap look at a raw Alertmanager body (`gateway.repeats`) before validating it:
-        DUPLICATE when it only repeats events still remembered here, else None."""
-        work = functools.partial(screen, body, self._bodies)
+        DUPLICATE when it only repeats events still remembered here, else None. A body that
+        is not a known identical one comes back validated (`gateway.intake`), or BadPayload."""
+        read = functools.partial(intake.read, known_alerts=self._alerts)
+        work = functools.partial(screen, body, self._bodies, read)
         screened = await asyncio.to_thread(work) if len(body) > OFF_LOOP_BYTES else work()
         if screened.keys is not None and self._recent.all_seen(screened.keys, now=self._clock()):
+            if screened.intake is not None:
+                self._alerts.remember(screened.intake.group_key, screened.intake.known)
             return screened, self._duplicate("alertmanager")
         return screened, None
 
@@ -125,6 +132,8 @@ class Gateway:
                 outcome = await self._record(payload, keys)
         if screened is not None and outcome is not Outcome.IGNORED:
             self._bodies.remember(payload.group_key, screened, keys)
+            if screened.intake is not None:
+                self._alerts.remember(payload.group_key, screened.intake.known)
         return outcome
 
     async def _record(self, payload: AlertmanagerPayload, keys: Sequence[str]) -> Outcome:
@@ -169,11 +178,11 @@ class Gateway:
         key = incidents.state_key(payload.group_key)
         when = datetime.fromtimestamp(now, UTC)
         outcome = Outcome.DUPLICATE
-        result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate]] = []
+        result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate, int]] = []
 
         async def change(stored: Versioned | None) -> Write | None:
             nonlocal outcome
-            current = incidents.load_incident(stored.data) if stored else None
+            current = self._incidents.load(key, stored) if stored else None
             if current is None and self._skips_resolved_only(payload):
                 outcome = Outcome.IGNORED
                 return None
@@ -186,12 +195,14 @@ class Gateway:
                 outcome = Outcome.DUPLICATE
                 return None
             merged, changes, message, data = folded
-            result[:] = [(merged, changes, message)]
+            result[:] = [(merged, changes, message, stored.version if stored else 0)]
             return Write(data, [message])
 
-        if await cas.update(self.store, key, change, now=now) is None:
+        write = await cas.update(self.store, key, change, now=now)
+        if write is None:
             return self._duplicate("alertmanager") if outcome is Outcome.DUPLICATE else outcome
-        merged, changes, message = result[0]
+        merged, changes, message, version = result[0]
+        self._incidents.wrote(key, version + 1, write.data, merged)
         self.wake_sender(message.channel)
         log.info(
             "incident_updated",

@@ -153,8 +153,8 @@ def snapshot(alert: Alert) -> AlertSnapshot:
         status=Status(alert.status),
         starts_at=alert.starts_at,
         ends_at=alert.ends_at,
-        labels=dict(alert.labels),
-        annotations=dict(alert.annotations),
+        labels=alert.labels,  # shared, never changed: an alert is frozen, and so is this
+        annotations=alert.annotations,
         generator_url=alert.generator_url,
         grafana=alert_info(alert),
     )
@@ -285,7 +285,7 @@ def _refreshed(old: AlertSnapshot, alert: Alert) -> AlertSnapshot:
         starts_at=old.starts_at,
         ends_at=old.ends_at,
         labels=old.labels,
-        annotations=dict(alert.annotations),
+        annotations=alert.annotations,
         generator_url=alert.generator_url,
         grafana=grafana,
     )

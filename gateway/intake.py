@@ -124,7 +124,8 @@ def _typed(doc: _TypedBody, known_alerts: KnownAlerts) -> Intake:
             continue
         fresh += 1
         alert = Alert.model_validate({**raw, "annotations": annotations})
-        parts.append((Known(dict(raw), alert, _key(envelope, alert)), None))
+        rest = {**raw, "labels": alert.labels}  # equal content, one dict held (memory)
+        parts.append((Known(rest, alert, _key(envelope, alert)), None))
     return Intake(envelope, parts, fresh)
 
 

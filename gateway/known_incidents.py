@@ -2,8 +2,8 @@
 
 A group's stored incident is read at every notification (compare-and-set), and parsing the
 whole stored JSON back into an `Incident` cost more than the change it was read for. This
-keeps, per group, the incident written last and the exact stored text and version it was
-written as; a read that returns that same version and text is that incident. Anything else
+keeps, per group, the incident written last with the version and a hash of the exact text it
+was stored as; a read that returns that version and text is that incident. Anything else
 (another replica wrote, a button click was recorded, the store was replaced) is parsed as
 before, so replicas stay correct: the store, not this memory, is the truth.
 """
@@ -19,18 +19,22 @@ DEFAULT_CAPACITY = 10_000  # alerts held over all incidents
 
 
 class KnownIncidents:
-    """State key -> (version, stored text, incident), least recently used first."""
+    """State key -> (version, hash of the stored text, incident), least recently used first.
+
+    The text's hash (not the text: 50 KB per group of 90 alerts) guards against a store that
+    was replaced under the same versions; the version alone catches every other writer.
+    """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._held: OrderedDict[str, tuple[int, str, Incident]] = OrderedDict()
+        self._held: OrderedDict[str, tuple[int, int, Incident]] = OrderedDict()
         self._size = 0
         self.parsed = 0  # stored incidents parsed (not found here): for tests and profiles
 
     def load(self, key: str, stored: Versioned) -> Incident:
         """The incident `stored` holds: the one written here if it is unchanged, else parsed."""
         held = self._held.get(key)
-        if held is not None and held[0] == stored.version and held[1] == stored.data:
+        if held is not None and held[0] == stored.version and held[1] == hash(stored.data):
             self._held.move_to_end(key)
             return held[2]
         self.parsed += 1
@@ -42,7 +46,7 @@ class KnownIncidents:
         size = len(incident.alerts) + 1
         if size > self._capacity:
             return
-        self._held[key] = (version, data, incident)
+        self._held[key] = (version, hash(data), incident)
         self._size += size
         while self._size > self._capacity:
             self.forget(next(iter(self._held)))

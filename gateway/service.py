@@ -109,11 +109,12 @@ class Gateway(DriftFolds):
             # saved by another replica at an unknown time: looked up again after half a window
             self._recent.remember(unknown, until=now + window / 2)
             return self._duplicate("alertmanager")
-        outcome = await self._fold_group(payload, now, seen)
+        marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
+        outcome = await self._fold_group(payload, now, seen, marked)
         if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
             return outcome
-        marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
-        await self.store.mark_seen(marked, ttl=window, now=now)
+        if outcome is not Outcome.ACCEPTED:  # no write carried them
+            await self.store.mark_seen(marked, ttl=window, now=now)
         self._recent.remember(marked, until=now + window)
         return outcome
 
@@ -135,8 +136,9 @@ class Gateway(DriftFolds):
                 del self._serials[key]
 
     async def _fold_group(
-        self, payload: AlertmanagerPayload, now: float, seen: set[str]
+        self, payload: AlertmanagerPayload, now: float, seen: set[str], marked: list[str]
     ) -> Outcome:
+        """Fold into the group's incident; a write also marks `marked` seen (one transaction)."""
         key = incidents.state_key(payload.group_key)
         when = datetime.fromtimestamp(now, UTC)
         outcome = Outcome.DUPLICATE
@@ -158,7 +160,7 @@ class Gateway(DriftFolds):
                 return None
             merged, changes, message, data = folded
             result[:] = [(merged, changes, message, stored.version if stored else 0)]
-            return Write(data, [message])
+            return Write(data, [message], seen=marked, seen_ttl=self.options.dedup_window)
 
         write = await cas.update(self.store, key, change, now=now)
         if write is None:

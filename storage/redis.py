@@ -161,7 +161,11 @@ class RedisStore:
         expected_version: int,
         messages: Sequence[MessageUpdate] = (),
         now: float,
+        seen: Sequence[str] = (),
+        seen_ttl: float = 0.0,
     ) -> bool:
+        """The compare-and-set script; `seen` is marked right after a write that won (one
+        more round trip: a crash in between costs a later lookup, never a message)."""
         keys = [self._key("state", key), self._key("due"), self._key("queued")]
         keys.append(self._key("reply_seq"))
         args: list[str | int] = [expected_version, data, _num(now)]
@@ -171,6 +175,8 @@ class RedisStore:
             args += [m.key, m.channel, m.text, m.blocks_json, meta, m.reply or ""]
         with _translated():
             saved = await self._save(keys=keys, args=args)
+        if saved and seen:
+            await self.mark_seen(seen, ttl=seen_ttl, now=now)
         return bool(saved)
 
     async def message(self, key: str) -> MessageRecord | None:

@@ -15,7 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from storage import sqlite_audit as audit
 from storage import sqlite_outbox as outbox
@@ -106,7 +106,7 @@ class SqliteStore:
         self._last_purge = 0.0
 
     @classmethod
-    async def open(cls, url: str) -> SqliteStore:
+    async def open(cls, url: str) -> Self:
         store = cls(sqlite_path(url))
         try:
             await store._run(store._connect)
@@ -178,6 +178,13 @@ class SqliteStore:
         return await self._run(op)
 
     async def mark_seen(self, keys: Sequence[str], *, ttl: float, now: float) -> None:
+        mark = self._marking(keys, ttl=ttl, now=now)
+        await self._run(self._tx(mark))
+
+    def _marking(
+        self, keys: Sequence[str], *, ttl: float, now: float
+    ) -> Callable[[sqlite3.Connection], None]:
+        """The statements of `mark_seen`, to run in a transaction (purging now and then)."""
         purge = now - self._last_purge > _PURGE_EVERY
         if purge:
             self._last_purge = now
@@ -191,7 +198,7 @@ class SqliteStore:
                 [(k, now + ttl) for k in keys],
             )
 
-        await self._run(self._tx(op))
+        return op
 
     async def get_state(self, key: str) -> Versioned | None:
         row = await self._run(
@@ -209,7 +216,11 @@ class SqliteStore:
         expected_version: int,
         messages: Sequence[MessageUpdate] = (),
         now: float,
+        seen: Sequence[str] = (),
+        seen_ttl: float = 0.0,
     ) -> bool:
+        mark = self._marking(seen, ttl=seen_ttl, now=now) if seen else None
+
         def op(db: sqlite3.Connection) -> bool:
             row = db.execute("SELECT version FROM state WHERE key = ?", (key,)).fetchone()
             if (row[0] if row else 0) != expected_version:
@@ -222,6 +233,8 @@ class SqliteStore:
             )
             for message in messages:
                 outbox.queue(db, message, now)
+            if mark is not None:
+                mark(db)
             return True
 
         return await self._run(self._tx(op))

@@ -14,6 +14,7 @@ from gateway import alertmanager, intake
 from gateway.alertmanager import AlertmanagerPayload
 from gateway.service import Gateway, GatewayOptions, Outcome
 from slackio.metrics import Metrics
+from storage import MessageUpdate
 from storage.sqlite import SqliteStore
 from tests.fakes.app import bearer, outbox_drained
 from tests.fakes.service import group_body
@@ -112,6 +113,7 @@ class CountingStore(SqliteStore):
 
     looked_up: list[list[str]]
     marked: list[list[str]]
+    saves_marking: int = 0
 
     async def seen(self, keys: Sequence[str], *, now: float) -> set[str]:
         self.looked_up.append(list(keys))
@@ -120,6 +122,31 @@ class CountingStore(SqliteStore):
     async def mark_seen(self, keys: Sequence[str], *, ttl: float, now: float) -> None:
         self.marked.append(list(keys))
         await super().mark_seen(keys, ttl=ttl, now=now)
+
+    async def save(
+        self,
+        *,
+        key: str,
+        data: str,
+        expected_version: int,
+        messages: Sequence[MessageUpdate] = (),
+        now: float,
+        seen: Sequence[str] = (),
+        seen_ttl: float = 0.0,
+    ) -> bool:
+        saved = await super().save(
+            key=key,
+            data=data,
+            expected_version=expected_version,
+            messages=messages,
+            now=now,
+            seen=seen,
+            seen_ttl=seen_ttl,
+        )
+        if saved and seen:  # marked in the same transaction as the state
+            self.marked.append(list(seen))
+            self.saves_marking += 1
+        return saved
 
 
 async def test_the_store_reads_and_marks_only_the_events_not_remembered(tmp_path: Path) -> None:
@@ -157,5 +184,6 @@ async def test_the_store_reads_and_marks_only_the_events_not_remembered(tmp_path
         clock[0] += 54  # the first 30 would have expired at 1100 without that refresh
         assert await send(36) is Outcome.DUPLICATE
         assert len(await store.seen(store.marked[0], now=clock[0])) == 30
+        assert store.saves_marking == 3, "every fold marked its keys with its own write"
     finally:
         await store.close()

@@ -64,6 +64,8 @@ class Gateway(DriftFolds):
         self._bodies = KnownBodies()
         self._alerts = intake.KnownAlerts()
         self._incidents = KnownIncidents()
+        # one whole large group body (over 1 MiB) read, parsed and folded at a time
+        self.large_bodies = asyncio.Semaphore(1)
 
     async def screen_alertmanager(self, body: bytes) -> tuple[Screened, Outcome | None]:
         """A cheap look at a raw Alertmanager body (`gateway.repeats`) before validating it:

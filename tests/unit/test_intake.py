@@ -137,3 +137,23 @@ def test_known_alerts_hold_at_most_their_capacity() -> None:
     assert intake.read(group_body(2, 20), known).fresh == 0
     read_and_remember(group_body(3, 60), known)  # larger than everything: not held
     assert intake.read(group_body(3, 60), known).fresh == 60
+
+
+def test_a_large_body_is_read_alert_by_alert_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(intake, "LARGE_BODY", 1000)  # every body here is "large"
+    known = intake.KnownAlerts()
+    body = group_body(1, 30)
+    read = read_and_remember(body, known)
+    assert_as_full_validation(read, body)
+    assert len(known) == 0, "a large group is not remembered (its re-sends are byte-identical)"
+    doc = json.loads(body)
+    doc["alerts"][4]["labels"]["severity"] = 3
+    with pytest.raises(BadPayload) as refused:
+        intake.read(json.dumps(doc).encode(), known)
+    assert any(d.startswith("alerts.4.labels.severity") for d in refused.value.details)
+    doc = json.loads(body)
+    doc["alerts"][0]["labels"]["instance"] = "\ud800"  # json.loads would take it
+    with pytest.raises(BadPayload):
+        intake.read(json.dumps(doc).encode(), known)

@@ -22,7 +22,7 @@ import functools
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, cast
 
@@ -74,30 +74,54 @@ class Known:
     key: str
 
 
+@dataclass(frozen=True)
+class Remembered:
+    """A group's last body: its alerts in order (`rests` for one comparison of the whole list,
+    `entries` and `keys` to reuse), and the same entries by identity for a body that differs."""
+
+    rests: list[dict[str, Any]]
+    entries: tuple[Known, ...]
+    keys: tuple[str, ...]
+    by_ident: dict[Hashable, Known]
+
+
 class Intake:
     """A typed body: the event key of each alert, the payload on demand, what to remember."""
 
     def __init__(
         self,
         envelope: AlertmanagerPayload,
-        parts: list[tuple[Known, _Strings | None]],
+        entries: Sequence[Known],
+        annotations: Sequence[_Strings],
         fresh: int,
+        same: Remembered | None = None,
     ) -> None:
+        self._same = same  # the group's last body, when this one repeats all its alerts
         self._envelope = envelope
-        self._parts = parts  # each alert's entry, and its new annotations if they changed
-        self.keys = tuple(known.key for known, _ in parts)
+        self._entries = entries  # each alert's entry (validated before, or now)
+        self._annotations = annotations  # each alert's annotations as received
+        self.keys = same.keys if same is not None else tuple(k.key for k in entries)
         self.group_key = envelope.group_key
         self.fresh = fresh  # alerts validated into models (not reused from the last body)
 
     @functools.cached_property
     def payload(self) -> AlertmanagerPayload:
-        alerts = [k.alert if a is None else _with_annotations(k.alert, a) for k, a in self._parts]
+        alerts = [
+            k.alert if a == k.alert.annotations else _with_annotations(k.alert, a)
+            for k, a in zip(self._entries, self._annotations, strict=True)
+        ]
         return self._envelope.model_copy(update={"alerts": alerts})
 
     @property
-    def known(self) -> dict[Hashable, Known]:
+    def known(self) -> Remembered | None:
         """What to remember of this body (an alert with new annotations: as it was before)."""
-        return {_ident(k.rest): k for k, _ in self._parts if k.rest}
+        if self._same is not None:
+            return self._same
+        entries = tuple(self._entries)
+        if not entries or not all(k.rest for k in entries):
+            return None
+        by_ident = {_ident(k.rest): k for k in entries}
+        return Remembered([k.rest for k in entries], entries, self.keys, by_ident)
 
 
 def read(body: bytes, known_alerts: KnownAlerts) -> Intake:
@@ -110,10 +134,9 @@ def read(body: bytes, known_alerts: KnownAlerts) -> Intake:
     except (ValueError, TypeError, RecursionError):
         pass
     payload = parse_alertmanager(body)  # raises BadPayload naming the fields
-    parts: list[tuple[Known, _Strings | None]] = [
-        (Known({}, a, _key(payload, a)), None) for a in payload.alerts
-    ]
-    return Intake(payload.model_copy(update={"alerts": []}), parts, len(parts))
+    entries = [Known({}, a, _key(payload, a)) for a in payload.alerts]
+    annotations = [a.annotations for a in payload.alerts]
+    return Intake(payload.model_copy(update={"alerts": []}), entries, annotations, len(entries))
 
 
 def _large(doc: Any) -> Intake:
@@ -125,31 +148,33 @@ def _large(doc: Any) -> Intake:
     if len(doc["alerts"]) > _MAX_ALERTS:
         raise ValueError("too many alerts")
     envelope = AlertmanagerPayload.model_validate({**doc, "alerts": []})
-    parts: list[tuple[Known, _Strings | None]] = []
+    entries = []
     for raw in doc["alerts"]:
         alert = Alert.model_validate(raw)
-        parts.append((Known({}, alert, _key(envelope, alert)), None))
-    return Intake(envelope, parts, len(parts))
+        entries.append(Known({}, alert, _key(envelope, alert)))
+    return Intake(envelope, entries, [k.alert.annotations for k in entries], len(entries))
 
 
 def _typed(doc: _TypedBody, known_alerts: KnownAlerts) -> Intake:
     raws = cast(list[dict[str, Any]], doc["alerts"])  # typed, then edited in place
+    annotations = [raw.pop("annotations", {}) for raw in raws]  # compared apart
     envelope = AlertmanagerPayload.model_validate({**doc, "alerts": []})
-    group = known_alerts.of(envelope.group_key)
-    parts: list[tuple[Known, _Strings | None]] = []
+    last = known_alerts.of(envelope.group_key)
+    if last is not None and raws == last.rests:  # the last body's alerts again, in C
+        return Intake(envelope, last.entries, annotations, 0, same=last)
+    group = last.by_ident if last is not None else {}
+    entries: list[Known] = []
     fresh = 0
-    for raw in raws:
-        annotations = raw.pop("annotations", {})  # `raw` is ours: compared without them
+    for raw, notes in zip(raws, annotations, strict=True):
         old = group.get(_ident(raw)) if group else None
         if old is not None and old.rest == raw:
-            changed = old.alert.annotations != annotations
-            parts.append((old, annotations if changed else None))
+            entries.append(old)
             continue
         fresh += 1
-        alert = Alert.model_validate({**raw, "annotations": annotations})
+        alert = Alert.model_validate({**raw, "annotations": notes})
         rest = {**raw, "labels": alert.labels}  # equal content, one dict held (memory)
-        parts.append((Known(rest, alert, _key(envelope, alert)), None))
-    return Intake(envelope, parts, fresh)
+        entries.append(Known(rest, alert, _key(envelope, alert)))
+    return Intake(envelope, entries, annotations, fresh)
 
 
 def _ident(rest: dict[str, Any]) -> Hashable:
@@ -182,26 +207,29 @@ class KnownAlerts:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._groups: OrderedDict[str, dict[Hashable, Known]] = OrderedDict()
+        self._groups: OrderedDict[str, Remembered] = OrderedDict()
         self._size = 0
 
-    def of(self, group_key: str) -> dict[Hashable, Known]:
-        """The group's remembered alerts (read only; empty when none)."""
-        return self._groups.get(group_key) or {}
+    def of(self, group_key: str) -> Remembered | None:
+        """The group's last body, if remembered (read only)."""
+        return self._groups.get(group_key)
 
-    def remember(self, group_key: str, known: dict[Hashable, Known]) -> None:
+    def remember(self, group_key: str, known: Remembered | None) -> None:
         """The body these alerts came in was folded (or found already folded)."""
+        if known is not None and self._groups.get(group_key) is known:
+            self._groups.move_to_end(group_key)  # the same body again
+            return
         self.forget(group_key)
-        if not known or len(known) > self._capacity:
+        if known is None or len(known.entries) > self._capacity:
             return
         self._groups[group_key] = known
-        self._size += len(known)
+        self._size += len(known.entries)
         while self._size > self._capacity:
             self.forget(next(iter(self._groups)))
 
     def forget(self, group_key: str) -> None:
         dropped = self._groups.pop(group_key, None)
-        self._size -= len(dropped) if dropped is not None else 0
+        self._size -= len(dropped.entries) if dropped is not None else 0
 
     def __len__(self) -> int:
         return self._size

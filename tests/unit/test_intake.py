@@ -157,3 +157,20 @@ def test_a_large_body_is_read_alert_by_alert_with_the_same_result(
     doc["alerts"][0]["labels"]["instance"] = "\ud800"  # json.loads would take it
     with pytest.raises(BadPayload):
         intake.read(json.dumps(doc).encode(), known)
+
+
+def test_a_resend_of_the_same_alerts_is_matched_as_a_whole_and_remembered_as_is() -> None:
+    known = intake.KnownAlerts()
+    first = read_and_remember(with_value(group_body(1, 30), "0.91"), known)
+    remembered = known.of(first.group_key)
+    assert remembered is not None
+    body = with_value(group_body(1, 30), "0.95")
+    again = intake.read(body, known)
+    assert (again.fresh, again.keys) == (0, first.keys)
+    assert again.known is remembered, "nothing new to remember"
+    assert_as_full_validation(again, body)
+    reordered = json.loads(body)
+    reordered["alerts"].reverse()  # the same alerts in another order: matched one by one
+    read = intake.read(json.dumps(reordered).encode(), known)
+    assert read.fresh == 0
+    assert read.known is not remembered

@@ -164,8 +164,10 @@ def _typed(doc: _TypedBody, known_alerts: KnownAlerts) -> Intake:
         return Intake(envelope, last.entries, annotations, 0, same=last)
     group = last.by_ident if last is not None else {}
     entries: list[Known] = []
-    fresh = 0
-    for raw, notes in zip(raws, annotations, strict=True):
+    start = fresh = 0
+    if last is not None and raws[: len(last.rests)] == last.rests:  # a group that grew
+        entries, start = list(last.entries), len(last.rests)
+    for raw, notes in zip(raws[start:], annotations[start:], strict=True):
         old = group.get(_ident(raw)) if group else None
         if old is not None and old.rest == raw:
             entries.append(old)

@@ -174,3 +174,13 @@ def test_a_resend_of_the_same_alerts_is_matched_as_a_whole_and_remembered_as_is(
     read = intake.read(json.dumps(reordered).encode(), known)
     assert read.fresh == 0
     assert read.known is not remembered
+
+
+def test_a_grown_body_reuses_the_last_one_as_its_prefix() -> None:
+    known = intake.KnownAlerts()
+    first = read_and_remember(group_body(1, 30), known)
+    body = with_value(group_body(1, 33), "0.97")
+    read = intake.read(body, known)
+    assert read.fresh == 3
+    assert read.keys[:30] == first.keys
+    assert_as_full_validation(read, body)

@@ -142,7 +142,6 @@ class Gateway(DriftFolds):
     ) -> Outcome:
         """Fold into the group's incident; a write also marks `marked` seen (one transaction)."""
         key = incidents.state_key(payload.group_key)
-        when = datetime.fromtimestamp(now, UTC)
         outcome = Outcome.DUPLICATE
         result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate, int]] = []
 
@@ -152,11 +151,7 @@ class Gateway(DriftFolds):
             if current is None and self._skips_resolved_only(payload):
                 outcome = Outcome.IGNORED
                 return None
-            size = len(payload.alerts)
-            candidates = functools.partial(earlier_candidates, payload, current, seen)
-            earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
-            fold = functools.partial(self._folded, current, payload, when, earlier)
-            folded = await _cpu(size, fold)
+            folded = await self._fold_into(current, payload, now, seen)
             if folded is None:
                 outcome = Outcome.DUPLICATE
                 return None
@@ -178,6 +173,19 @@ class Gateway(DriftFolds):
             changes=len(changes),
         )
         return Outcome.ACCEPTED
+
+    async def _fold_into(
+        self,
+        current: incidents.Incident | None,
+        payload: AlertmanagerPayload,
+        now: float,
+        seen: set[str],
+    ) -> tuple[incidents.Incident, list[incidents.Change], MessageUpdate, str] | None:
+        """`_folded`, after looking up how the alerts only counted were folded before."""
+        size, when = len(payload.alerts), datetime.fromtimestamp(now, UTC)
+        candidates = functools.partial(earlier_candidates, payload, current, seen)
+        earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
+        return await _cpu(size, functools.partial(self._folded, current, payload, when, earlier))
 
     def _skips_resolved_only(self, payload: AlertmanagerPayload) -> bool:
         """A group first seen already resolved, when such groups are not posted."""

@@ -29,6 +29,8 @@ from storage.base import (
     StoreError,
     Versioned,
 )
+from storage.sqlite_file import make_parent
+from storage.sqlite_file import sqlite_path as sqlite_path  # where it always was
 from storage.worker import BatchingWorker, WorkerClosed
 
 T = TypeVar("T")
@@ -71,31 +73,6 @@ BUSY_TIMEOUT = 1.0
 _SEEN_SQL = "SELECT key FROM seen WHERE key IN ({marks}) AND expires_at > ?"
 
 
-def sqlite_path(url: str) -> str:
-    """`sqlite:///./x.db` -> `./x.db`, `sqlite:////data/x.db` -> `/data/x.db`."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        raise ValueError(f"not a sqlite URL: {url!r}")
-    path = url[len(prefix) :]
-    if not path:
-        raise ValueError("sqlite URL names no file")
-    return path
-
-
-def _make_parent(path: Path) -> None:
-    """Create a missing directory for the file only inside the working directory (`./data/`):
-    elsewhere a missing directory is more likely a typo or an unmounted volume than a wish."""
-    parent = path.parent
-    if parent.is_dir():
-        return
-    if not parent.resolve().is_relative_to(Path.cwd().resolve()):
-        raise StoreError(f"sqlite: directory {parent} does not exist")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise StoreError(f"sqlite: cannot create {parent} ({e.strerror})") from e
-
-
 class SqliteStore:
     """Store backed by one SQLite file (WAL mode)."""
 
@@ -117,7 +94,7 @@ class SqliteStore:
 
     def _connect(self) -> None:
         if self._path != ":memory:":
-            _make_parent(Path(self._path))
+            make_parent(Path(self._path))
         conn = sqlite3.connect(
             self._path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )

@@ -19,7 +19,7 @@ from payloads import group, group_key, huge_group
 from services import Server, rss_mb, start_bare, start_service
 
 from gateway.incidents import message_key
-from gateway.routes import MAX_BODY
+from gateway.routes import MAX_GROUP_BODY
 from tests.fakes.slack import FakeSlack
 
 PROBE_CHANNELS = 10  # probes rotate over their own channels, so pacing does not delay them
@@ -243,7 +243,7 @@ def _fits(limit: int) -> int:
 
 
 async def huge(workdir: Path, sizes: Sizes) -> list[Row]:
-    counts = [sizes.huge_alerts, min(sizes.huge_alerts, _fits(MAX_BODY))]
+    counts = [sizes.huge_alerts, min(sizes.huge_alerts, _fits(MAX_GROUP_BODY))]
     rows: list[Row] = []
     async with FakeSlack() as fake:
         app = await start_service(workdir, "huge", config=shapes_config(),

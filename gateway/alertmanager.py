@@ -83,7 +83,7 @@ def alert_key(fingerprint: str, labels: Mapping[str, str]) -> str:
     return _alert_key(fingerprint, tuple(labels.items()))
 
 
-@functools.lru_cache(maxsize=8192)  # a group's alerts come again with every notification
+@functools.lru_cache(maxsize=2048)  # alerts met again keep their key (`gateway.intake`)
 def _alert_key(fingerprint: str, labels: tuple[tuple[str, str], ...]) -> str:
     digest = hashlib.sha256(repr(sorted(labels)).encode()).hexdigest()[:12]
     return f"{fingerprint}~{digest}"

@@ -13,137 +13,47 @@ announced as new again nor counted twice.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import TypeAdapter
 
-from gateway.alertmanager import Alert, AlertmanagerPayload, alert_key
-from gateway.grafana import GrafanaAlertInfo, GrafanaGroupInfo, alert_info, group_info
+from gateway.alertmanager import Alert, AlertmanagerPayload
+from gateway.grafana import alert_info, group_info
+from gateway.incident_model import (
+    ActionRecord,
+    AlertSnapshot,
+    Change,
+    ChangeKind,
+    Incident,
+    Status,
+    group_id,
+    message_key,
+    state_key,
+)
 
-
-class Status(StrEnum):
-    FIRING = "firing"
-    RESOLVED = "resolved"
-
-
-class ChangeKind(StrEnum):
-    NEW = "new"
-    RESOLVED = "resolved"
-    REFIRED = "refired"
-
-
-@dataclass(frozen=True)
-class AlertSnapshot:
-    """The latest known state of one alert occurrence of the group."""
-
-    fingerprint: str
-    status: Status
-    starts_at: datetime
-    ends_at: datetime | None
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    generator_url: str = ""
-    grafana: GrafanaAlertInfo | None = None  # values, links, image: a Grafana alert only
-
-    @property
-    def name(self) -> str:
-        return self.labels.get("alertname", "alert")
-
-    @functools.cached_property
-    def key(self) -> str:
-        """Identity within the group: fingerprint plus a hash of the labels (`alert_key`)."""
-        return alert_key(self.fingerprint, self.labels)
-
-    @property
-    def occurrence(self) -> tuple[str, datetime]:
-        return (self.key, self.starts_at)
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: ChangeKind
-    alert: AlertSnapshot
-
-
-@dataclass(frozen=True)
-class ActionRecord:
-    """Who did what on the message (Ack, Silence, Rollback...), shown in place of buttons."""
-
-    actor: str
-    action: str
-    at: datetime
-    detail: str = ""
-    link: str = ""
-
-
-@dataclass(frozen=True)
-class Incident:
-    group_key: str
-    generation: int
-    receiver: str
-    external_url: str
-    group_labels: dict[str, str]
-    common_labels: dict[str, str]
-    common_annotations: dict[str, str]
-    alerts: tuple[AlertSnapshot, ...]
-    truncated: int
-    opened_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None = None
-    actions: tuple[ActionRecord, ...] = field(default=())
-    omitted_firing: int = 0  # alerts of the group beyond the kept `alerts`, only counted
-    omitted_resolved: int = 0
-    # the group's first notification here already had every alert resolved (the gateway was
-    # not receiving, or not running, while they fired)
-    first_seen_resolved: bool = False
-    grafana: GrafanaGroupInfo | None = None  # set for a group Grafana sent
-
-    @property
-    def status(self) -> Status:
-        if self.omitted_firing or any(a.status is Status.FIRING for a in self.alerts):
-            return Status.FIRING
-        return Status.RESOLVED
-
-    @property
-    def omitted(self) -> int:
-        return self.omitted_firing + self.omitted_resolved
-
-    @property
-    def firing(self) -> tuple[AlertSnapshot, ...]:
-        return tuple(a for a in self.alerts if a.status is Status.FIRING)
-
-    @property
-    def model(self) -> str | None:
-        """The model the whole group is about, when it names exactly one."""
-        for labels in (self.group_labels, self.common_labels):
-            if "model" in labels:
-                return labels["model"]
-        models = {a.labels["model"] for a in self.alerts if "model" in a.labels}
-        return models.pop() if len(models) == 1 else None
-
-    @property
-    def message_key(self) -> str:
-        return message_key(self.group_key, self.generation)
-
-
-@functools.lru_cache(maxsize=256)  # one per alert of a body otherwise: 10,000 hashes of the key
-def group_id(group_key: str) -> str:
-    """A short stable id for a groupKey (groupKeys can be long; Slack button values are not)."""
-    return hashlib.sha256(group_key.encode()).hexdigest()[:20]
-
-
-def state_key(group_key: str) -> str:
-    return f"am:{group_id(group_key)}"
-
-
-def message_key(group_key: str, generation: int) -> str:
-    return f"am:{group_id(group_key)}:{generation}"
+__all__ = [
+    "DEFAULT_LIMIT",
+    "ActionRecord",
+    "AlertSnapshot",
+    "Change",
+    "ChangeKind",
+    "Incident",
+    "Status",
+    "dump_incident",
+    "group_id",
+    "load_incident",
+    "merge",
+    "message_key",
+    "open_incident",
+    "resolved_only",
+    "snapshot",
+    "starts_new_incident",
+    "state_key",
+    "with_action",
+]
 
 
 def snapshot(alert: Alert) -> AlertSnapshot:
@@ -153,8 +63,8 @@ def snapshot(alert: Alert) -> AlertSnapshot:
         status=Status(alert.status),
         starts_at=alert.starts_at,
         ends_at=alert.ends_at,
-        labels=dict(alert.labels),
-        annotations=dict(alert.annotations),
+        labels=alert.labels,  # shared, never changed: an alert is frozen, and so is this
+        annotations=alert.annotations,
         generator_url=alert.generator_url,
         grafana=alert_info(alert),
     )
@@ -246,8 +156,11 @@ def _fold_alerts(
     """Each alert of the payload into `by_fp` (and out of `omitted` if it was only counted)."""
     changes: list[Change] = []
     for alert in payload.alerts:
+        old = by_fp.get(alert.key)
+        if old is not None and old.starts_at == alert.starts_at and old.status == alert.status:
+            by_fp[alert.key] = _refreshed(old, alert)  # the same event again: no snapshot
+            continue
         new = snapshot(alert)
-        old = by_fp.get(new.key)
         before = earlier.get(new.key) if old is None else None
         if before is not None and omitted[before] > 0:  # it was counted, not kept
             omitted[before] -= 1
@@ -265,6 +178,29 @@ def _change(old: AlertSnapshot | None, new: AlertSnapshot) -> ChangeKind | None:
     if old.status is new.status:
         return None
     return ChangeKind.RESOLVED if new.status is Status.RESOLVED else ChangeKind.REFIRED
+
+
+def _refreshed(old: AlertSnapshot, alert: Alert) -> AlertSnapshot:
+    """`_refresh` from the alert itself: most alerts of a body are unchanged repeats."""
+    grafana = alert_info(alert)
+    if (old.annotations, old.generator_url, old.grafana) == (
+        alert.annotations,
+        alert.generator_url,
+        grafana,
+    ):
+        return old
+    refreshed = AlertSnapshot(
+        fingerprint=old.fingerprint,
+        status=old.status,
+        starts_at=old.starts_at,
+        ends_at=old.ends_at,
+        labels=old.labels,
+        annotations=alert.annotations,
+        generator_url=alert.generator_url,
+        grafana=grafana,
+    )
+    refreshed.__dict__["key"] = old.key  # the cached identity: same fingerprint and labels
+    return refreshed
 
 
 def _refresh(old: AlertSnapshot, new: AlertSnapshot) -> AlertSnapshot:

@@ -6,16 +6,15 @@ changed was most of their cost. Two cheaper looks come first:
 
 - a byte-identical body: a hash of the body (SHA-256) maps to the event keys the last body of
   its group had once it was folded (one body per group, at most `capacity` keys in all);
-- a body whose annotations changed (`$value`): a slim parse reads only what the event keys
-  are made of (groupKey; per alert fingerprint, labels, startsAt, status).
+- any other body: `gateway.intake` reads it, validating only the alerts that are not repeats
+  of the group's last body (an alert whose only change is its annotations, a templated
+  `$value`, needs no model built: its annotations are type-checked with the rest).
 
 Either way the body is answered `duplicate` only when every event key is still remembered by
-`RecentEvents` (so, saved in the store): what a full validation would have concluded too.
-
-Trade-off: the slim parse checks only the fields the keys use (and the version and the group
-status), so a repeat of known events whose *other* fields are malformed (an annotation that is
-a number) is answered `duplicate` instead of 400. Nothing of it would be folded either way; any
-body that is not a pure repeat goes through full validation and gets its 400 naming the fields.
+`RecentEvents` (so, saved in the store): what a full validation would have concluded too. Every
+field of a body that is not byte-identical to a folded one is type-checked, so a bad field in
+an otherwise known re-send is answered 400 naming it, as without these looks. (`plain_keys`,
+the slim parse of the event keys alone, remains for callers without an intake.)
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal, NotRequired
 
@@ -33,6 +32,7 @@ from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
 from gateway.incidents import group_id
+from gateway.intake import Intake
 
 DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -47,6 +47,7 @@ class Screened:
     body: bytes
     digest: bytes | None
     keys: tuple[str, ...] | None
+    intake: Intake | None = field(default=None, compare=False)  # the body, validated
 
     def body_digest(self) -> bytes:
         return self.digest if self.digest is not None else body_digest(self.body)
@@ -57,14 +58,22 @@ def body_digest(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()[:16]
 
 
-def screen(body: bytes, bodies: KnownBodies) -> Screened:
-    """The body's hash, and its event keys: from a known identical body, else a plain parse.
+def screen(
+    body: bytes, bodies: KnownBodies, read: Callable[[bytes], Intake] | None = None
+) -> Screened:
+    """The body's hash, and its event keys: from a known identical body, else from `read`
+    (`gateway.intake.read`: the body validated, raising BadPayload) or a plain parse.
 
     Pure CPU work (`bodies` is only read), so a large body can be screened in a worker thread.
     """
     digest = body_digest(body) if bodies.has_length(len(body)) else None
     known = bodies.keys_of(digest) if digest is not None else None
-    return Screened(body, digest, known if known is not None else plain_keys(body))
+    if known is not None:
+        return Screened(body, digest, known)
+    if read is None:
+        return Screened(body, digest, plain_keys(body))
+    intake = read(body)
+    return Screened(body, digest, intake.keys, intake)
 
 
 class _PlainAlert(TypedDict):

@@ -2,10 +2,12 @@
 
 Inbound rules (docs/security.md): the bearer token (compared in constant time) and the drift
 signature header's presence are checked from the headers alone, before any of the body is read
-(401); bodies over 1 MiB are refused (413) and a body not received within the body timeout is
-refused (408), so a stalled or trickled upload holds no memory and no connection for long; bad
-JSON or shape (400 naming the fields), store down (503, so Alertmanager retries). A valid
-webhook is answered once it is durably recorded, before Slack is called.
+(401); bodies over 1 MiB are refused (413; a whole Alertmanager or Grafana group that declares
+its Content-Length is accepted up to 16 MiB, one such body at a time) and a body not received
+within the body timeout is refused (408), so a stalled or trickled upload holds no memory and
+no connection for long; bad JSON or shape (400 naming the fields), store down (503, so
+Alertmanager retries). A valid webhook is answered once it is durably recorded, before Slack
+is called.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ log = structlog.get_logger("gateway.http")
 GATEWAY = web.AppKey("gateway", Gateway)
 REGISTRY_EVENTS = web.AppKey("registry_events", RegistryEvents)
 MAX_BODY = 1024 * 1024
+# Alertmanager without `max_alerts` sends a whole group in one body (10,000 alerts: about
+# 6 MiB), and does not retry a 4xx: such a body is accepted up to this size when it declares its
+# Content-Length, one at a time (`Gateway.large_bodies`), parsed and folded off the event loop.
+MAX_GROUP_BODY = 16 * 1024 * 1024
+_GROUP_SOURCES = frozenset({"alertmanager", "grafana"})
+_MAX_ALERTS_HINT = (
+    "a notification this large carries too many alerts: set max_alerts on the webhook receiver "
+    "(Alertmanager webhook_configs max_alerts, Grafana contact point max alerts) so the group "
+    "is sent within the limit; the rest is then counted in truncatedAlerts"
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -62,7 +74,8 @@ async def _read(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None:
         if request.content_length > limit:
             raise BodyTooLarge(limit)
-        return await request.read()  # bounded by the Content-Length just checked
+        if request.content_length <= MAX_BODY:  # larger: past aiohttp's own client_max_size
+            return await request.read()  # bounded by the Content-Length just checked
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -132,8 +145,7 @@ async def _webhook(
     outcome = "error"
     try:
         check(request, gateway.options)
-        body = await read_body(request, within=gateway.options.body_timeout)
-        result = await handle(request, gateway, body)
+        result = await _read_and_handle(request, gateway, source, handle)
         outcome = result.value
         return web.Response(
             body=_STATUS_BODIES[result],
@@ -142,7 +154,8 @@ async def _webhook(
         )
     except BodyTooLarge as e:
         outcome = "too_large"
-        return error_response(413, "payload too large", [str(e)])
+        hint = [_MAX_ALERTS_HINT] if source in _GROUP_SOURCES else []
+        return error_response(413, "payload too large", [str(e), *hint])
     except BodyTimeout as e:
         outcome = "body_timeout"
         log.info("webhook_body_timed_out", source=source, error=str(e))
@@ -164,13 +177,30 @@ async def _webhook(
         metrics.child(metrics.webhook_duration, source).observe(time.perf_counter() - started)
 
 
+async def _read_and_handle(
+    request: web.Request, gateway: Gateway, source: str, handle: Handler
+) -> Outcome:
+    """Read the body and handle it. A whole alert group over MAX_BODY (its Content-Length
+    says so before any of it is read) waits for the one large-body slot, so however many
+    arrive together, one is in memory at a time."""
+    within, size = gateway.options.body_timeout, request.content_length
+    if source not in _GROUP_SOURCES or size is None or size <= MAX_BODY:
+        return await handle(request, gateway, await read_body(request, within=within))
+    if size > MAX_GROUP_BODY:
+        raise BodyTooLarge(MAX_GROUP_BODY)
+    async with gateway.large_bodies:
+        body = await read_body(request, within=within, limit=MAX_GROUP_BODY)
+        return await handle(request, gateway, body)
+
+
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
     if await is_grafana_body(body):  # a Grafana contact point pointed at this URL: welcome too
         return await _handle_grafana(request, gateway, body)
     screened, repeat = await gateway.screen_alertmanager(body)
     if repeat is not None:  # a re-send of events already folded: not validated again
         return repeat
-    payload = await read_alertmanager(body)
+    intake = screened.intake
+    payload = intake.payload if intake is not None else await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)
     return await gateway.ingest_alertmanager(payload, screened)
 

@@ -1,7 +1,9 @@
 """Gateway use cases: a parsed notification in, durable state and queued Slack messages out.
 
-Nothing here knows aiohttp or Slack payloads. Each use case is idempotent: a repeat of an
-already-handled occurrence changes nothing and queues nothing, whichever replica gets it.
+This module holds the Alertmanager (and Grafana) use case; drift is in `gateway.drift_folds`,
+the options and outcomes in `gateway.options`. Nothing here knows aiohttp or Slack payloads.
+Each use case is idempotent: a repeat of an already-handled occurrence changes nothing and
+queues nothing, whichever replica gets it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TypeVar
 
 import structlog
 
-from gateway import incidents
+from gateway import incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
-from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
-from gateway.render import render_changes, render_drift, render_incident
+from gateway.drift_folds import DriftFolds
+from gateway.known_incidents import KnownIncidents
+from gateway.options import GatewayOptions, Outcome
+from gateway.render import render_changes, render_incident
 from gateway.repeats import KnownBodies, Screened, screen
 from slackio.metrics import Metrics
 from storage import MessageUpdate, Store, Versioned, cas
@@ -31,55 +34,15 @@ from storage.cas import Write
 
 log = structlog.get_logger("gateway")
 
+__all__ = ["OFF_LOOP_ALERTS", "Gateway", "GatewayOptions", "Outcome"]
+
 T = TypeVar("T")
 # A notification with more alerts than this is merged and rendered in a worker thread, so the
 # event loop keeps answering (/healthz, other webhooks) while a huge group is folded.
 OFF_LOOP_ALERTS = 200
 
 
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    NO_DRIFT = "no_drift"
-    IGNORED = "ignored"
-
-
-@dataclass(frozen=True)
-class GatewayOptions:
-    """The few configuration values the gateway needs, built by the composition root.
-
-    Buttons are drawn only when a click can work, and the gateway cannot know that itself:
-    `pipeline_actions` maps a model to the pipeline actions (`rollback`, `retrain`) that can
-    start for it (pipeline configured, its provider's token set, and for GitHub a workflow or
-    dispatch event for that action); `pipeline_notes` says, per model with a pipeline, why
-    Retrain cannot start; `silence` is whether the bot can reach Alertmanager (Silence button).
-    """
-
-    default_channel: str = "#ml-alerts"
-    model_channels: Mapping[str, str] = field(default_factory=dict)
-    pipeline_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    pipeline_notes: Mapping[str, str] = field(default_factory=dict)
-    silence: bool = False
-    grafana_silence: bool = False  # the bot can create silences in Grafana (Grafana alerts)
-    rollback_environments: Mapping[str, str] = field(default_factory=dict)  # model: default env
-    dedup_window: float = 4 * 3600
-    max_alerts_per_incident: int = incidents.DEFAULT_LIMIT
-    default_drift_model: str | None = None
-    webhook_token: str | None = None
-    drift_secret: str | None = None
-    body_timeout: float = 10.0  # seconds to receive a whole webhook body (408 after)
-    # post a group whose first notification here is already resolved (said so in the message)
-    post_resolved_only_groups: bool = True
-
-    def channel_for(self, model: str | None) -> str:
-        return self.model_channels.get(model or "", self.default_channel)
-
-    def models_that_can(self, action: str) -> frozenset[str]:
-        """The models whose `action` pipeline can start (their message gets its button)."""
-        return frozenset(m for m, can in self.pipeline_actions.items() if action in can)
-
-
-class Gateway:
+class Gateway(DriftFolds):
     """Turns webhooks into store writes; the outbox sender does the Slack side."""
 
     def __init__(
@@ -99,13 +62,21 @@ class Gateway:
         self._serials: dict[str, _Serial] = {}
         self._recent = RecentEvents()
         self._bodies = KnownBodies()
+        self._alerts = intake.KnownAlerts()
+        self._incidents = KnownIncidents()
+        # one whole large group body (over 1 MiB) read, parsed and folded at a time
+        self.large_bodies = asyncio.Semaphore(1)
 
     async def screen_alertmanager(self, body: bytes) -> tuple[Screened, Outcome | None]:
         """A cheap look at a raw Alertmanager body (`gateway.repeats`) before validating it:
-        DUPLICATE when it only repeats events still remembered here, else None."""
-        work = functools.partial(screen, body, self._bodies)
+        DUPLICATE when it only repeats events still remembered here, else None. A body that
+        is not a known identical one comes back validated (`gateway.intake`), or BadPayload."""
+        read = functools.partial(intake.read, known_alerts=self._alerts)
+        work = functools.partial(screen, body, self._bodies, read)
         screened = await asyncio.to_thread(work) if len(body) > OFF_LOOP_BYTES else work()
         if screened.keys is not None and self._recent.all_seen(screened.keys, now=self._clock()):
+            if screened.intake is not None:
+                self._alerts.remember(screened.intake.group_key, screened.intake.known)
             return screened, self._duplicate("alertmanager")
         return screened, None
 
@@ -125,6 +96,8 @@ class Gateway:
                 outcome = await self._record(payload, keys)
         if screened is not None and outcome is not Outcome.IGNORED:
             self._bodies.remember(payload.group_key, screened, keys)
+            if screened.intake is not None:
+                self._alerts.remember(payload.group_key, screened.intake.known)
         return outcome
 
     async def _record(self, payload: AlertmanagerPayload, keys: Sequence[str]) -> Outcome:
@@ -138,11 +111,12 @@ class Gateway:
             # saved by another replica at an unknown time: looked up again after half a window
             self._recent.remember(unknown, until=now + window / 2)
             return self._duplicate("alertmanager")
-        outcome = await self._fold_group(payload, now, seen)
+        marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
+        outcome = await self._fold_group(payload, now, seen, marked)
         if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
             return outcome
-        marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
-        await self.store.mark_seen(marked, ttl=window, now=now)
+        if outcome is not Outcome.ACCEPTED:  # no write carried them
+            await self.store.mark_seen(marked, ttl=window, now=now)
         self._recent.remember(marked, until=now + window)
         return outcome
 
@@ -164,34 +138,32 @@ class Gateway:
                 del self._serials[key]
 
     async def _fold_group(
-        self, payload: AlertmanagerPayload, now: float, seen: set[str]
+        self, payload: AlertmanagerPayload, now: float, seen: set[str], marked: list[str]
     ) -> Outcome:
+        """Fold into the group's incident; a write also marks `marked` seen (one transaction)."""
         key = incidents.state_key(payload.group_key)
-        when = datetime.fromtimestamp(now, UTC)
         outcome = Outcome.DUPLICATE
-        result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate]] = []
+        result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate, int]] = []
 
         async def change(stored: Versioned | None) -> Write | None:
             nonlocal outcome
-            current = incidents.load_incident(stored.data) if stored else None
+            current = self._incidents.load(key, stored) if stored else None
             if current is None and self._skips_resolved_only(payload):
                 outcome = Outcome.IGNORED
                 return None
-            size = len(payload.alerts)
-            candidates = functools.partial(earlier_candidates, payload, current, seen)
-            earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
-            fold = functools.partial(self._folded, current, payload, when, earlier)
-            folded = await _cpu(size, fold)
+            folded = await self._fold_into(current, payload, now, seen)
             if folded is None:
                 outcome = Outcome.DUPLICATE
                 return None
             merged, changes, message, data = folded
-            result[:] = [(merged, changes, message)]
-            return Write(data, [message])
+            result[:] = [(merged, changes, message, stored.version if stored else 0)]
+            return Write(data, [message], seen=marked, seen_ttl=self.options.dedup_window)
 
-        if await cas.update(self.store, key, change, now=now) is None:
+        write = await cas.update(self.store, key, change, now=now)
+        if write is None:
             return self._duplicate("alertmanager") if outcome is Outcome.DUPLICATE else outcome
-        merged, changes, message = result[0]
+        merged, changes, message, version = result[0]
+        self._incidents.wrote(key, version + 1, write.data, merged)
         self.wake_sender(message.channel)
         log.info(
             "incident_updated",
@@ -201,6 +173,19 @@ class Gateway:
             changes=len(changes),
         )
         return Outcome.ACCEPTED
+
+    async def _fold_into(
+        self,
+        current: incidents.Incident | None,
+        payload: AlertmanagerPayload,
+        now: float,
+        seen: set[str],
+    ) -> tuple[incidents.Incident, list[incidents.Change], MessageUpdate, str] | None:
+        """`_folded`, after looking up how the alerts only counted were folded before."""
+        size, when = len(payload.alerts), datetime.fromtimestamp(now, UTC)
+        candidates = functools.partial(earlier_candidates, payload, current, seen)
+        earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
+        return await _cpu(size, functools.partial(self._folded, current, payload, when, earlier))
 
     def _skips_resolved_only(self, payload: AlertmanagerPayload) -> bool:
         """A group first seen already resolved, when such groups are not posted."""
@@ -253,63 +238,6 @@ class Gateway:
             ),
         )
 
-    async def ingest_drift(self, event: DriftEvent, body: bytes) -> Outcome:
-        """Record a drift event; post or update the model's drift message if drift was found."""
-        now = self._clock()
-        key = occurrence_key(event, body)
-        if await self.store.seen([key], now=now):
-            return self._duplicate("drift")
-        outcome = (
-            await self._fold_drift(event, now)
-            if event.detected
-            else await self._observe(event, now)
-        )
-        await self.store.mark_seen([key], ttl=self.options.dedup_window, now=now)
-        return outcome
-
-    async def _observe(self, event: DriftEvent, now: float) -> Outcome:
-        """A no-drift event is recorded (latest observation per model) and posts nothing."""
-        data = json.dumps({"at": now, "source": event.source, "detected": False})
-        await cas.update(
-            self.store, f"drift-observation:{event.model}", lambda _: Write(data), now=now
-        )
-        log.info("drift_observed", model=event.model, detected=False)
-        return Outcome.NO_DRIFT
-
-    async def _fold_drift(self, event: DriftEvent, now: float) -> Outcome:
-        when = datetime.fromtimestamp(now, UTC)
-        counts: list[int] = []
-
-        def change(stored: Versioned | None) -> Write:
-            current = load_drift(stored.data) if stored else None
-            folded = fold(current, event, now=when, window=self.options.dedup_window)
-            counts[:] = [folded.count]
-            return Write(dump_drift(folded), [self.drift_message(folded, current)])
-
-        write = await cas.update(self.store, f"drift:{event.model}", change, now=now)
-        assert write is not None  # `change` always writes
-        self.wake_sender(write.messages[0].channel)
-        log.info("drift_recorded", model=event.model, count=counts[0])
-        return Outcome.ACCEPTED
-
-    def drift_message(self, folded: DriftIncident, previous: DriftIncident | None) -> MessageUpdate:
-        rendered = render_drift(
-            folded,
-            pipeline_models=self.options.models_that_can("retrain"),
-            pipeline_notes=self.options.pipeline_notes,
-        )
-        repeated = previous is not None and previous.generation == folded.generation
-        return MessageUpdate(
-            key=folded.message_key,
-            channel=self.options.channel_for(folded.model),
-            text=rendered.text,
-            blocks_json=json.dumps(rendered.blocks),
-            reply=_drift_reply(folded) if repeated else None,
-            metadata_json=json.dumps(
-                {"event_type": "chatops_drift", "event_payload": {"key": folded.message_key}}
-            ),
-        )
-
     def _duplicate(self, source: str) -> Outcome:
         self.metrics.child(self.metrics.notifications_deduplicated, source).inc()
         return Outcome.DUPLICATE
@@ -324,14 +252,3 @@ async def _cpu(alerts: int, work: Callable[[], T]) -> T:
 class _Serial:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
-
-
-def _drift_reply(incident: DriftIncident) -> str:
-    latest = incident.latest
-    if latest.p_value is not None:
-        evidence = f"p-value {latest.p_value:.3g}"
-    elif latest.share_drifted is not None:
-        evidence = f"{latest.share_drifted:.0%} of columns drifted"
-    else:
-        evidence = "drift detected"
-    return f"📈 Drift again on {incident.model}: {evidence} (seen {incident.count} times)"

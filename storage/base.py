@@ -126,8 +126,12 @@ class Store(Protocol):
         expected_version: int,
         messages: Sequence[MessageUpdate] = (),
         now: float,
+        seen: Sequence[str] = (),
+        seen_ttl: float = 0.0,
     ) -> bool:
-        """Compare-and-set `key` (0 = must not exist) and queue `messages` in one transaction."""
+        """Compare-and-set `key` (0 = must not exist) and queue `messages` in one transaction;
+        if the write wins, also `mark_seen(seen, ttl=seen_ttl)` (in that transaction where the
+        backend allows: SQLite; Redis right after it)."""
 
     async def message(self, key: str) -> MessageRecord | None: ...
 

@@ -26,10 +26,13 @@ class Contention(StoreError):
 
 @dataclass(frozen=True)
 class Write:
-    """The successor of a state: its data, and the messages to queue in the same write."""
+    """The successor of a state: its data, the messages to queue and the dedup keys to mark
+    in the same write."""
 
     data: str
     messages: Sequence[MessageUpdate] = ()
+    seen: Sequence[str] = ()  # dedup keys marked with the write (`Store.save`)
+    seen_ttl: float = 0.0
 
 
 # `current` is the stored state (None: the key does not exist yet); the answer is the new
@@ -57,6 +60,8 @@ async def update(
             expected_version=current.version if current is not None else 0,
             messages=write.messages,
             now=now,
+            seen=write.seen,
+            seen_ttl=write.seen_ttl,
         ):
             return write
     raise Contention(key)

@@ -33,7 +33,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from redis.asyncio import Redis
@@ -42,8 +41,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from storage import redis_rows as rows
+from storage import redis_scripts as scripts
 from storage.base import (
-    UNCERTAIN,
     AuditEntry,
     MessageRecord,
     MessageUpdate,
@@ -57,122 +57,6 @@ DEFAULT_PREFIX = "chatops:"
 SOCKET_TIMEOUT = 2.0
 AUDIT_CAP = 10_000
 CLAIM_SCAN = 200
-
-# KEYS: state, due, queued, reply_seq, then (msg, replies) per message.
-# ARGV: expected_version, data, now, then (key, channel, text, blocks, "=meta" | "", reply).
-_SAVE_LUA = """
-local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if cur ~= tonumber(ARGV[1]) then return 0 end
-local now = ARGV[3]
-redis.call('HSET', KEYS[1], 'version', cur + 1, 'data', ARGV[2], 'updated_at', now)
-for i = 0, (#KEYS - 4) / 2 - 1 do
-  local mk, rk, a = KEYS[5 + 2 * i], KEYS[6 + 2 * i], 4 + 6 * i
-  if redis.call('EXISTS', mk) == 0 then
-    redis.call('HSET', mk, 'channel', ARGV[a + 1], 'version', 1, 'sent_version', 0,
-      'due_at', now, 'queued_at', now, 'attempts', 0, 'lease_until', 0, 'pending', 1)
-  else
-    redis.call('HINCRBY', mk, 'version', 1)
-    if redis.call('HGET', mk, 'pending') ~= '1' then
-      redis.call('HSET', mk, 'due_at', now, 'queued_at', now, 'pending', 1)
-    end
-  end
-  redis.call('HSET', mk, 'text', ARGV[a + 2], 'blocks_json', ARGV[a + 3])
-  if ARGV[a + 4] == '' then redis.call('HDEL', mk, 'metadata_json')
-  else redis.call('HSET', mk, 'metadata_json', string.sub(ARGV[a + 4], 2)) end
-  local f = redis.call('HMGET', mk, 'due_at', 'queued_at')
-  redis.call('ZADD', KEYS[2], 'NX', f[1], ARGV[a])
-  redis.call('ZADD', KEYS[3], 'NX', f[2], ARGV[a])
-  if ARGV[a + 5] ~= '' then
-    redis.call('HSET', rk, redis.call('INCR', KEYS[4]), ARGV[a + 5])
-  end
-end
-return 1
-"""
-
-# KEYS: due. ARGV: now, lease, lease_until, prefix, scan limit, excluded channels...
-_CLAIM_LUA = """
-local now = tonumber(ARGV[1])
-local skip = {}
-for i = 6, #ARGV do skip[ARGV[i]] = true end
-local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[5])
-for _, key in ipairs(keys) do
-  local mk = ARGV[4] .. 'msg:' .. key
-  local f = redis.call('HMGET', mk, 'channel', 'pending', 'due_at', 'lease_until')
-  if f[2] ~= '1' then
-    redis.call('ZREM', KEYS[1], key)
-  elseif not skip[f[1]] and tonumber(f[3]) <= now and tonumber(f[4]) < now then
-    local abandoned = redis.call('HGET', mk, 'lease') or ''
-    redis.call('HSET', mk, 'lease', ARGV[2], 'lease_until', ARGV[3], 'due_at', ARGV[1])
-    redis.call('ZADD', KEYS[1], ARGV[3], key)
-    local replies = redis.call('HGETALL', ARGV[4] .. 'replies:' .. key)
-    return {key, redis.call('HGETALL', mk), replies, abandoned}
-  end
-end
-return false
-"""
-
-# KEYS: msg, replies, due, queued. ARGV: key, channel_id, ts, version, sent reply ids...
-_COMPLETE_LUA = """
-for i = 5, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local f = redis.call('HMGET', KEYS[1], 'version', 'sent_version', 'due_at', 'queued_at')
-local sent = math.max(tonumber(f[2]), tonumber(ARGV[4]))
-redis.call('HSET', KEYS[1], 'channel_id', ARGV[2], 'ts', ARGV[3], 'sent_version', sent,
-  'attempts', 0, 'lease_until', 0)
-redis.call('HDEL', KEYS[1], 'last_error', 'lease')
-if tonumber(f[1]) > sent or redis.call('HLEN', KEYS[2]) > 0 then
-  redis.call('HSET', KEYS[1], 'pending', 1)
-  redis.call('ZADD', KEYS[3], f[3], ARGV[1])
-  redis.call('ZADD', KEYS[4], f[4], ARGV[1])
-else
-  redis.call('HSET', KEYS[1], 'pending', 0)
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('ZREM', KEYS[4], ARGV[1])
-end
-return 1
-"""
-
-# KEYS: msg, due. ARGV: key, lease, at, error, "1" if the outcome is uncertain.
-_RETRY_LUA = (
-    """
-if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'due_at', ARGV[3], 'last_error', ARGV[4], 'lease_until', 0)
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if ARGV[5] == '1' then
-  redis.call('HSET', KEYS[1], 'lease', '"""
-    + UNCERTAIN
-    + """')
-else
-  redis.call('HDEL', KEYS[1], 'lease')
-end
-if redis.call('HGET', KEYS[1], 'pending') == '1' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-end
-return 1
-"""
-)
-
-# KEYS: msg, due. ARGV: key, lease, lease_until. The due score is max(due_at, lease_until).
-_RENEW_LUA = """
-local f = redis.call('HMGET', KEYS[1], 'lease', 'due_at', 'pending')
-if f[1] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'lease_until', ARGV[3])
-if f[3] == '1' then
-  redis.call('ZADD', KEYS[2], math.max(tonumber(f[2]), tonumber(ARGV[3])), ARGV[1])
-end
-return 1
-"""
-
-
-# KEYS: pace:<channel>. ARGV: now, interval. The key outlives its slot by a minute, then goes.
-_RESERVE_LUA = """
-local now = tonumber(ARGV[1])
-local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-local after = at + tonumber(ARGV[2])
-redis.call('SET', KEYS[1], string.format('%.6f', after),
-  'PX', math.ceil((after - now) * 1000) + 60000)
-return string.format('%.6f', at)
-"""
 
 
 def split_prefix(url: str) -> tuple[str, str]:
@@ -209,12 +93,12 @@ class RedisStore:
     def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._r = client
         self._p = prefix
-        self._save = client.register_script(_SAVE_LUA)
-        self._claim = client.register_script(_CLAIM_LUA)
-        self._complete = client.register_script(_COMPLETE_LUA)
-        self._retry = client.register_script(_RETRY_LUA)
-        self._renew = client.register_script(_RENEW_LUA)
-        self._reserve = client.register_script(_RESERVE_LUA)
+        self._save = client.register_script(scripts.SAVE_LUA)
+        self._claim = client.register_script(scripts.CLAIM_LUA)
+        self._complete = client.register_script(scripts.COMPLETE_LUA)
+        self._retry = client.register_script(scripts.RETRY_LUA)
+        self._renew = client.register_script(scripts.RENEW_LUA)
+        self._reserve = client.register_script(scripts.RESERVE_LUA)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str | None = None) -> RedisStore:
@@ -267,7 +151,7 @@ class RedisStore:
             version, data = await self._r.hmget(self._key("state", key), ["version", "data"])
         if version is None or data is None:
             return None
-        return Versioned(version=int(version), data=_text(data))
+        return Versioned(version=int(version), data=rows.text(data))
 
     async def save(
         self,
@@ -277,7 +161,11 @@ class RedisStore:
         expected_version: int,
         messages: Sequence[MessageUpdate] = (),
         now: float,
+        seen: Sequence[str] = (),
+        seen_ttl: float = 0.0,
     ) -> bool:
+        """The compare-and-set script; `seen` is marked right after a write that won (one
+        more round trip: a crash in between costs a later lookup, never a message)."""
         keys = [self._key("state", key), self._key("due"), self._key("queued")]
         keys.append(self._key("reply_seq"))
         args: list[str | int] = [expected_version, data, _num(now)]
@@ -287,6 +175,8 @@ class RedisStore:
             args += [m.key, m.channel, m.text, m.blocks_json, meta, m.reply or ""]
         with _translated():
             saved = await self._save(keys=keys, args=args)
+        if saved and seen:
+            await self.mark_seen(seen, ttl=seen_ttl, now=now)
         return bool(saved)
 
     async def message(self, key: str) -> MessageRecord | None:
@@ -299,9 +189,9 @@ class RedisStore:
             return None
         return MessageRecord(
             key=key,
-            channel=_text(channel),
-            channel_id=None if channel_id is None else _text(channel_id),
-            ts=None if ts is None else _text(ts),
+            channel=rows.text(channel),
+            channel_id=None if channel_id is None else rows.text(channel_id),
+            ts=None if ts is None else rows.text(ts),
             version=int(version),
             sent_version=int(sent),
         )
@@ -316,7 +206,7 @@ class RedisStore:
             row = await self._claim(keys=[self._key("due")], args=[*args, *exclude_channels])
         if not row:
             return None
-        item = _outbox_item(row[0], _pairs(row[1]), _pairs(row[2]), lease)
+        item = rows.outbox_item(row[0], rows.pairs(row[1]), rows.pairs(row[2]), lease)
         return replace(item, uncertain=bool(row[3]))
 
     async def complete(
@@ -392,47 +282,5 @@ class RedisStore:
             return []
         name = self._key("audit:model", model) if model else self._key("audit", "all")
         with _translated():
-            rows = await self._r.lrange(name, 0, limit - 1 if limit > 0 else -1)
-        return [_audit_entry(json.loads(r)) for r in rows]
-
-
-def _text(value: bytes | str) -> str:
-    """Replies are decoded (decode_responses=True); redis-py's types also allow bytes."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _pairs(flat: list[str]) -> dict[str, str]:
-    """A Lua HGETALL reply (k1, v1, k2, v2, ...) as a dict."""
-    it = iter(flat)
-    return dict(zip(it, it, strict=True))
-
-
-def _outbox_item(key: str, row: dict[str, str], replies: dict[str, str], lease: str) -> OutboxItem:
-    meta = row.get("metadata_json")
-    return OutboxItem(
-        key=key,
-        channel=row["channel"],
-        channel_id=row.get("channel_id"),
-        ts=row.get("ts"),
-        version=int(row["version"]),
-        sent_version=int(row["sent_version"]),
-        text=row["text"],
-        blocks_json=row["blocks_json"],
-        metadata_json=meta,
-        replies=tuple(sorted((int(i), text) for i, text in replies.items())),
-        attempts=int(row["attempts"]),
-        lease=lease,
-        first_queued_at=float(row["queued_at"]),
-    )
-
-
-def _audit_entry(raw: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(
-        at=float(raw["at"]),
-        actor=str(raw["actor"]),
-        action=str(raw["action"]),
-        model=str(raw["model"]),
-        outcome=str(raw["outcome"]),
-        detail=str(raw["detail"]),
-        extra={str(k): str(v) for k, v in raw["extra"].items()},
-    )
+            found = await self._r.lrange(name, 0, limit - 1 if limit > 0 else -1)
+        return [rows.audit_entry(json.loads(r)) for r in found]

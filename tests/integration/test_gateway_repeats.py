@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 import gateway.routes
-from gateway import alertmanager
+from gateway import alertmanager, intake
 from gateway.alertmanager import AlertmanagerPayload
 from gateway.service import Gateway, GatewayOptions, Outcome
 from slackio.metrics import Metrics
+from storage import MessageUpdate
 from storage.sqlite import SqliteStore
 from tests.fakes.app import bearer, outbox_drained
 from tests.fakes.service import group_body
@@ -26,14 +27,22 @@ async def post_am(client: Any, body: bytes) -> Any:
 
 @pytest.fixture
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The bodies the route fully validated."""
+    """The bodies with alerts validated: fully by the route, or any alert by the intake."""
     seen: list[bytes] = []
 
     async def counting(body: bytes) -> AlertmanagerPayload:
         seen.append(body)
         return await alertmanager.read_alertmanager(body)
 
+    def reading(body: bytes, known_alerts: intake.KnownAlerts) -> intake.Intake:
+        read = original(body, known_alerts)
+        if read.fresh:
+            seen.append(body)
+        return read
+
+    original = intake.read
     monkeypatch.setattr(gateway.routes, "read_alertmanager", counting)
+    monkeypatch.setattr(intake, "read", reading)
     return seen
 
 
@@ -82,9 +91,10 @@ async def test_a_malformed_body_that_is_not_a_repeat_still_gets_its_400(
     assert response.status == 400
     assert "alerts.3.labels.severity" in json.dumps(await response.json())
     doc = json.loads(body)
-    doc["alerts"][0]["annotations"]["summary"] = 7  # only outside the event keys: a repeat
+    doc["alerts"][0]["annotations"]["summary"] = 7  # a known alert with a bad field: refused
     response = await post_am(client, json.dumps(doc).encode())
-    assert (response.status, await response.json()) == (200, {"status": "duplicate"})
+    assert response.status == 400
+    assert "alerts.0.annotations.summary" in json.dumps(await response.json())
 
 
 async def test_a_repeat_after_a_restart_is_validated_and_found_in_the_store(
@@ -103,6 +113,7 @@ class CountingStore(SqliteStore):
 
     looked_up: list[list[str]]
     marked: list[list[str]]
+    saves_marking: int = 0
 
     async def seen(self, keys: Sequence[str], *, now: float) -> set[str]:
         self.looked_up.append(list(keys))
@@ -111,6 +122,31 @@ class CountingStore(SqliteStore):
     async def mark_seen(self, keys: Sequence[str], *, ttl: float, now: float) -> None:
         self.marked.append(list(keys))
         await super().mark_seen(keys, ttl=ttl, now=now)
+
+    async def save(
+        self,
+        *,
+        key: str,
+        data: str,
+        expected_version: int,
+        messages: Sequence[MessageUpdate] = (),
+        now: float,
+        seen: Sequence[str] = (),
+        seen_ttl: float = 0.0,
+    ) -> bool:
+        saved = await super().save(
+            key=key,
+            data=data,
+            expected_version=expected_version,
+            messages=messages,
+            now=now,
+            seen=seen,
+            seen_ttl=seen_ttl,
+        )
+        if saved and seen:  # marked in the same transaction as the state
+            self.marked.append(list(seen))
+            self.saves_marking += 1
+        return saved
 
 
 async def test_the_store_reads_and_marks_only_the_events_not_remembered(tmp_path: Path) -> None:
@@ -148,5 +184,6 @@ async def test_the_store_reads_and_marks_only_the_events_not_remembered(tmp_path
         clock[0] += 54  # the first 30 would have expired at 1100 without that refresh
         assert await send(36) is Outcome.DUPLICATE
         assert len(await store.seen(store.marked[0], now=clock[0])) == 30
+        assert store.saves_marking == 3, "every fold marked its keys with its own write"
     finally:
         await store.close()

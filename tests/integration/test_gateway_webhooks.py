@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chatops.keys import STORE
-from gateway import alertmanager, incidents
+from gateway import alertmanager, incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, parse_alertmanager
 from gateway.incidents import load_incident, state_key
 from gateway.service import OFF_LOOP_ALERTS
@@ -236,6 +236,7 @@ async def test_large_bodies_are_parsed_and_merged_off_the_event_loop(
         return run
 
     monkeypatch.setattr(alertmanager, "parse_alertmanager", recorded("parse", parse_alertmanager))
+    monkeypatch.setattr(intake, "read", recorded("parse", intake.read))  # the usual way in
     monkeypatch.setattr(incidents, "merge", recorded("merge", incidents.merge))
     client = await make_app()
     loop_thread = threading.get_ident()

@@ -1,22 +1,27 @@
 """Hostile and oversized webhooks through the real app (`create_app`) to the fake Slack.
 
 Oversized alerts are accepted and cut to Slack's limits (the fake Slack enforces the Block Kit
-limits, so a message that lands was accepted); bodies over 1 MiB are refused with 413; inputs
+limits, so a message that lands was accepted); bodies over 1 MiB are refused with 413 (a whole
+alert group that declares its length: over 16 MiB); inputs
 that once crashed the gateway past its parsers answer 400, never 500; mrkdwn control sequences
 in alert and drift fields reach Slack escaped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from gateway import intake
 from tests.fakes.app import bearer, outbox_drained
 from tests.fakes.fixtures import fixture_json
 from tests.fakes.slack import FakeSlack, validate_content
@@ -145,29 +150,53 @@ async def test_largest_body_under_one_mebibyte_is_accepted(
     assert (await again.json())["status"] == "duplicate"
 
 
-async def test_ten_thousand_alerts_over_one_mebibyte_is_413(
+async def test_ten_thousand_alerts_in_one_body_are_accepted_not_lost(
     make_app: Any, fake_slack: FakeSlack
 ) -> None:
+    """Alertmanager without max_alerts sends a whole group in one body and never retries a
+    4xx: a body over 1 MiB that declares its length is taken (up to 16 MiB), not lost."""
     data = encode(body([alert(n) for n in range(10_000)]))
     assert len(data) > MiB
 
     client = await make_app()
     response = await client.post("/webhooks/alertmanager", data=io.BytesIO(data), headers=bearer())
 
-    assert response.status == 413
-    assert (await response.json())["error"] == "payload too large"
-    assert fake_slack.calls("chat.postMessage") == []
+    assert response.status == 202
+    await outbox_drained(client)
+    assert len(fake_slack.calls("chat.postMessage")) == 1
 
 
-async def test_body_of_exactly_one_mebibyte_plus_one_is_413(make_app: Any) -> None:
+async def test_a_group_body_over_sixteen_mebibytes_is_413_and_says_max_alerts(
+    make_app: Any, fake_slack: FakeSlack
+) -> None:
     data, _ = largest_body_under(MiB)
-    padded = data[:-1] + b" " * (MiB + 1 - len(data)) + b"}"
-    assert len(padded) == MiB + 1
+    padded = data[:-1] + b" " * (16 * MiB + 1 - len(data)) + b"}"
     client = await make_app()
     response = await client.post(
         "/webhooks/alertmanager", data=io.BytesIO(padded), headers=bearer()
     )
     assert response.status == 413
+    answer = await response.json()
+    assert answer["error"] == "payload too large"
+    assert any("max_alerts" in d for d in answer["details"])
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+async def test_a_body_of_one_mebibyte_plus_one_without_its_length_is_413(make_app: Any) -> None:
+    """Only a body that declares its length up front may be larger than 1 MiB."""
+    data, _ = largest_body_under(MiB)
+    padded = data[:-1] + b" " * (MiB + 1 - len(data)) + b"}"
+    assert len(padded) == MiB + 1
+
+    async def chunks() -> Any:
+        for start in range(0, len(padded), 64 * 1024):
+            yield padded[start : start + 64 * 1024]
+
+    client = await make_app()
+    response = await client.post("/webhooks/alertmanager", data=chunks(), headers=bearer())
+    assert response.status == 413
+    drift = await client.post("/webhooks/drift", data=io.BytesIO(padded), headers=bearer())
+    assert drift.status == 413, "other webhooks keep the 1 MiB limit"
 
 
 # --- inputs that crashed the gateway past the parser ---------------------------------------------
@@ -335,3 +364,40 @@ async def test_mrkdwn_in_drift_fields_is_escaped(make_app: Any, fake_slack: Fake
     assert_everything_escaped(fake_slack)
     blocks = json.dumps([p.get("blocks") for p in posted(fake_slack)], ensure_ascii=False)
     assert "Open drift report" not in blocks  # a report_url that is not http(s) is not linked
+
+
+async def test_large_group_bodies_are_taken_one_at_a_time(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many large bodies arrive together, one is parsed and folded at a time."""
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def one_at_a_time(body: bytes, known_alerts: intake.KnownAlerts) -> intake.Intake:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.2)  # long enough for a second body to overlap, were it let in
+        try:
+            return read(body, known_alerts)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    read = intake.read
+    monkeypatch.setattr(intake, "read", one_at_a_time)
+    client = await make_app()
+    bodies = []
+    for group in ("A", "B"):
+        doc = json.loads(encode(body([alert(n) for n in range(3_000)])))
+        doc["groupKey"] += group
+        bodies.append(json.dumps(doc).encode())
+    assert all(len(b) > MiB for b in bodies)
+    answers = await asyncio.gather(
+        *(
+            client.post("/webhooks/alertmanager", data=io.BytesIO(b), headers=bearer())
+            for b in bodies
+        )
+    )
+    assert [a.status for a in answers] == [202, 202]
+    assert most[0] == 1

@@ -128,6 +128,19 @@ async def test_save_conflict_changes_nothing_and_queues_nothing(store: Store) ->
     assert await store.outbox_stats() == OutboxStats(pending=0, oldest_queued_at=None)
 
 
+async def test_a_save_marks_its_seen_keys_only_when_its_write_wins(store: Store) -> None:
+    assert await store.save(
+        key="k", data="one", expected_version=0, now=T0, seen=["a"], seen_ttl=60
+    )
+    assert await store.seen(["a"], now=T0 + 59) == {"a"}
+    assert await store.seen(["a"], now=T0 + 60) == set(), "with the ttl given"
+    lost = await store.save(
+        key="k", data="two", expected_version=0, now=T0, seen=["b"], seen_ttl=60
+    )
+    assert not lost
+    assert await store.seen(["b"], now=T0) == set(), "a write that lost marks nothing"
+
+
 async def test_save_queues_messages_on_success(store: Store) -> None:
     ok = await store.save(
         key="k",

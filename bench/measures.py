@@ -29,7 +29,7 @@ from services import (
     store_url,
 )
 
-from gateway.incidents import message_key
+from gateway.incident_model import message_key
 from storage import open_store
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack import FakeSlack, RecordedCall

@@ -18,7 +18,7 @@ from measures import HEADERS, Row, Sizes, loaded, mean, pct, total_rps, verdict
 from payloads import group, group_key, huge_group
 from services import Server, rss_mb, start_bare, start_service
 
-from gateway.incidents import message_key
+from gateway.incident_model import message_key
 from gateway.routes import MAX_GROUP_BODY
 from tests.fakes.slack import FakeSlack
 

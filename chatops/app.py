@@ -23,11 +23,12 @@ from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
 from chatops.settings import Settings, secret_value
 from chatops.slack_events import add_bot_routes
+from gateway.options import GatewayOptions
 from gateway.promotions import WatchedModel
 from gateway.registry_events import RegistryEvents
 from gateway.routes import GATEWAY, REGISTRY_EVENTS
 from gateway.routes import add_routes as add_gateway_routes
-from gateway.service import Gateway, GatewayOptions
+from gateway.service import Gateway
 from registry.mlflow import MlflowRegistry
 from slackio.console import ConsoleTransport
 from slackio.metrics import Metrics

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.alertmanager import AlertmanagerPayload
-from gateway.incidents import Incident, Status, group_id
+from gateway.incident_model import Incident, Status, group_id
 from storage import Store
 
 DEFAULT_CAPACITY = 50_000

@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from gateway.alertmanager import parse_timestamp
 from gateway.errors import BadPayload, details_of
-from gateway.incidents import ActionRecord
+from gateway.incident_model import ActionRecord
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 

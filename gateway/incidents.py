@@ -29,31 +29,7 @@ from gateway.incident_model import (
     ChangeKind,
     Incident,
     Status,
-    group_id,
-    message_key,
-    state_key,
 )
-
-__all__ = [
-    "DEFAULT_LIMIT",
-    "ActionRecord",
-    "AlertSnapshot",
-    "Change",
-    "ChangeKind",
-    "Incident",
-    "Status",
-    "dump_incident",
-    "group_id",
-    "load_incident",
-    "merge",
-    "message_key",
-    "open_incident",
-    "resolved_only",
-    "snapshot",
-    "starts_new_incident",
-    "state_key",
-    "with_action",
-]
 
 
 def snapshot(alert: Alert) -> AlertSnapshot:

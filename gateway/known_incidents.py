@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from gateway.incidents import Incident, load_incident
+from gateway.incident_model import Incident
+from gateway.incidents import load_incident
 from storage import Versioned
 
 DEFAULT_CAPACITY = 10_000  # alerts held over all incidents

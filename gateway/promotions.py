@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import TypeAdapter
 
-from gateway.incidents import ActionRecord
+from gateway.incident_model import ActionRecord
 
 Direction = Literal["max", "min"]
 

@@ -15,7 +15,7 @@ import structlog
 
 from gateway import incidents
 from gateway.drift import dump_drift, load_drift
-from gateway.incidents import ActionRecord
+from gateway.incident_model import ActionRecord
 from gateway.service import Gateway
 from storage import MessageUpdate, Versioned, cas
 from storage.cas import Write

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 import structlog
 
 from gateway.card_store import CardStore
-from gateway.incidents import ActionRecord
+from gateway.incident_model import ActionRecord
 from gateway.mlflow import RegistryEvent, RegistryEventKind
+from gateway.options import Outcome
 from gateway.promotions import (
     PromotionCard,
     WatchedModel,
@@ -29,7 +30,6 @@ from gateway.promotions import (
     promoted_from_slack,
     with_record,
 )
-from gateway.service import Outcome
 from registry import ModelRegistry, RegistryError, RunSummary
 from storage import Store
 

@@ -31,7 +31,7 @@ from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
-from gateway.incidents import group_id
+from gateway.incident_model import group_id
 from gateway.intake import Intake
 
 DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups

@@ -27,8 +27,9 @@ from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
 from gateway.grafana import is_grafana_body, read_grafana
 from gateway.mlflow import parse_registry_event, required_headers, verify_delivery
+from gateway.options import GatewayOptions, Outcome
 from gateway.registry_events import RegistryEvents
-from gateway.service import Gateway, GatewayOptions, Outcome
+from gateway.service import Gateway
 from storage import StoreError
 
 log = structlog.get_logger("gateway.http")

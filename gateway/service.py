@@ -24,6 +24,7 @@ from gateway import incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
 from gateway.drift_folds import DriftFolds
+from gateway.incident_model import Change, Incident, Status, state_key
 from gateway.known_incidents import KnownIncidents
 from gateway.options import GatewayOptions, Outcome
 from gateway.render import render_changes, render_incident
@@ -34,7 +35,6 @@ from storage.cas import Write
 
 log = structlog.get_logger("gateway")
 
-__all__ = ["OFF_LOOP_ALERTS", "Gateway", "GatewayOptions", "Outcome"]
 
 T = TypeVar("T")
 # A notification with more alerts than this is merged and rendered in a worker thread, so the
@@ -141,9 +141,9 @@ class Gateway(DriftFolds):
         self, payload: AlertmanagerPayload, now: float, seen: set[str], marked: list[str]
     ) -> Outcome:
         """Fold into the group's incident; a write also marks `marked` seen (one transaction)."""
-        key = incidents.state_key(payload.group_key)
+        key = state_key(payload.group_key)
         outcome = Outcome.DUPLICATE
-        result: list[tuple[incidents.Incident, list[incidents.Change], MessageUpdate, int]] = []
+        result: list[tuple[Incident, list[Change], MessageUpdate, int]] = []
 
         async def change(stored: Versioned | None) -> Write | None:
             nonlocal outcome
@@ -176,11 +176,11 @@ class Gateway(DriftFolds):
 
     async def _fold_into(
         self,
-        current: incidents.Incident | None,
+        current: Incident | None,
         payload: AlertmanagerPayload,
         now: float,
         seen: set[str],
-    ) -> tuple[incidents.Incident, list[incidents.Change], MessageUpdate, str] | None:
+    ) -> tuple[Incident, list[Change], MessageUpdate, str] | None:
         """`_folded`, after looking up how the alerts only counted were folded before."""
         size, when = len(payload.alerts), datetime.fromtimestamp(now, UTC)
         candidates = functools.partial(earlier_candidates, payload, current, seen)
@@ -196,11 +196,11 @@ class Gateway(DriftFolds):
 
     def _folded(
         self,
-        current: incidents.Incident | None,
+        current: Incident | None,
         payload: AlertmanagerPayload,
         when: datetime,
-        earlier: Mapping[str, incidents.Status],
-    ) -> tuple[incidents.Incident, list[incidents.Change], MessageUpdate, str] | None:
+        earlier: Mapping[str, Status],
+    ) -> tuple[Incident, list[Change], MessageUpdate, str] | None:
         """The merged incident, its changes, message and stored form; None if nothing changed.
 
         Pure CPU work on values, so a large notification can run it in a worker thread.
@@ -217,9 +217,7 @@ class Gateway(DriftFolds):
         message = self.incident_message(merged, changes if base is current else [])
         return merged, changes, message, incidents.dump_incident(merged)
 
-    def incident_message(
-        self, incident: incidents.Incident, changes: list[incidents.Change]
-    ) -> MessageUpdate:
+    def incident_message(self, incident: Incident, changes: list[Change]) -> MessageUpdate:
         rendered = render_incident(
             incident,
             pipeline_models=self.options.models_that_can("rollback"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Final
 
-from gateway.incidents import AlertSnapshot, Incident, Status
+from gateway.incident_model import AlertSnapshot, Incident, Status
 from gateway.render import grafana
 from gateway.render.group import EMOJI, RESOLVED, rank, started, total
 from gateway.render.parts import labels_text

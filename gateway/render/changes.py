@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Final
 
-from gateway.incidents import AlertSnapshot, Change, ChangeKind
+from gateway.incident_model import AlertSnapshot, Change, ChangeKind
 from slackio.blocks import clip, clip_mrkdwn, escape
 
 _MAX_REPLY: Final = 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 
-from gateway.incidents import Incident, Status
+from gateway.incident_model import Incident, Status
 from gateway.render import grafana
 from gateway.render.group import silence_labels
 from gateway.render.parts import actions_block, button_model

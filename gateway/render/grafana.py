@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Final
 
-from gateway.incidents import AlertSnapshot, Incident, Status
+from gateway.incident_model import AlertSnapshot, Incident, Status
 from slackio.blocks import (
     Block,
     Rendered,

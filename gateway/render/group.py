@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from gateway.incidents import Incident
+from gateway.incident_model import Incident
 
 _SEVERITY_RANK: Final = {
     **dict.fromkeys(("critical", "page", "error", "high"), 3),

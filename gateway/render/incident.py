@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from gateway.incidents import Incident, Status
+from gateway.incident_model import Incident, Status
 from gateway.render import grafana
 from gateway.render.alerts import alert_blocks
 from gateway.render.controls import incident_buttons, links

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from gateway import actions
-from gateway.incidents import ActionRecord
+from gateway.incident_model import ActionRecord
 from slackio.blocks import (
     Block,
     clip,

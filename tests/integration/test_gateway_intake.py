@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.incidents import load_incident, state_key
-from gateway.service import Gateway, GatewayOptions, Outcome
+from gateway.incident_model import state_key
+from gateway.incidents import load_incident
+from gateway.options import GatewayOptions, Outcome
+from gateway.service import Gateway
 from slackio.metrics import Metrics
 from storage.sqlite import SqliteStore
 from tests.fakes.service import group_body

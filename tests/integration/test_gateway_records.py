@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway import incidents
+from gateway import incident_model
 from gateway.records import GatewayRecords
 from gateway.routes import GATEWAY
 from tests.fakes.app import bearer, outbox_drained
@@ -23,7 +23,7 @@ async def test_ack_is_shown_on_the_incident_message(
     )
     await outbox_drained(client)
     records = GatewayRecords(client.server.app[GATEWAY])
-    key = incidents.message_key(GROUP, 1)
+    key = incident_model.message_key(GROUP, 1)
     assert await records.record(message_key=key, actor="U0ONCALL1", action="chatops.ack")
     await outbox_drained(client)
     (message,) = [m for m in fake_slack.messages("#fraud-ml") if not m.thread_ts]

@@ -12,7 +12,8 @@ import pytest
 import gateway.routes
 from gateway import alertmanager, intake
 from gateway.alertmanager import AlertmanagerPayload
-from gateway.service import Gateway, GatewayOptions, Outcome
+from gateway.options import GatewayOptions, Outcome
+from gateway.service import Gateway
 from slackio.metrics import Metrics
 from storage import MessageUpdate
 from storage.sqlite import SqliteStore

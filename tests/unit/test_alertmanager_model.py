@@ -10,7 +10,7 @@ from gateway import incidents
 from gateway.alertmanager import AlertmanagerPayload, parse_alertmanager, parse_timestamp
 from gateway.dedup import occurrence
 from gateway.errors import BadPayload
-from gateway.incidents import ChangeKind, Status
+from gateway.incident_model import ChangeKind, Status
 from tests.fakes.fixtures import fixture_bytes
 from tests.fakes.service import group_body
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from gateway.incidents import ActionRecord
+from gateway.incident_model import ActionRecord
 from gateway.promotions import (
     CardStatus,
     MetricRow,

@@ -20,16 +20,8 @@ import pytest
 
 from gateway.alertmanager import parse_alertmanager
 from gateway.drift import DriftIncident, fold, parse_drift
-from gateway.incidents import (
-    ActionRecord,
-    AlertSnapshot,
-    Change,
-    ChangeKind,
-    Incident,
-    merge,
-    open_incident,
-    with_action,
-)
+from gateway.incident_model import ActionRecord, AlertSnapshot, Change, ChangeKind, Incident
+from gateway.incidents import merge, open_incident, with_action
 from gateway.render import Rendered, render_changes, render_drift, render_incident
 from slackio.buttons import ROLLBACK, SILENCE, parse_button_value
 from tests.fakes.fixtures import fixture_bytes

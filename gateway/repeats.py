@@ -4,16 +4,20 @@ Alertmanager repeats a group's whole body every `repeat_interval` (and each HA p
 own copy); most webhooks are such repeats, and fully validating 90 alerts to learn that nothing
 changed was most of their cost. Two cheaper looks come first:
 
-- a byte-identical body: a hash of the body (SHA-256) maps to the event keys the last body of
-  its group had once it was folded (one body per group, at most `capacity` keys in all);
+- a body identical to a folded one but for its alerts' annotations (a byte-identical re-send,
+  or one whose templated `$value` changed): a hash (SHA-256) of its shape, the body with each
+  alert's annotations emptied (`shape`), maps to the event keys the last body of its group had
+  once it was folded (one body per group, at most `capacity` keys in all). The annotations
+  left out of the shape are still type-checked: each a JSON object of strings, in UTF-8;
 - any other body: `gateway.intake` reads it, validating only the alerts that are not repeats
   of the group's last body (an alert whose only change is its annotations, a templated
   `$value`, needs no model built: its annotations are type-checked with the rest).
 
 Either way the body is answered `duplicate` only when every event key is still remembered by
 `RecentEvents` (so, saved in the store): what a full validation would have concluded too. Every
-field of a body that is not byte-identical to a folded one is type-checked, so a bad field in
-an otherwise known re-send is answered 400 naming it, as without these looks. (`plain_keys`,
+field of a body whose shape is not that of a folded one is type-checked, so a bad field in an
+otherwise known re-send is answered 400 naming it, as without these looks; so is a bad
+annotation, which makes `shape` give up. (`plain_keys`,
 the slim parse of the event keys alone, remains for callers without an intake.)
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +53,11 @@ class Screened:
     digest: bytes | None
     keys: tuple[str, ...] | None
     intake: Intake | None = field(default=None, compare=False)  # the body, validated
+    shaped: bytes | None = field(default=None, compare=False)  # `shape(body)`, once computed
+
+    @property
+    def shape(self) -> bytes:
+        return self.shaped if self.shaped is not None else shape(self.body)
 
     def body_digest(self) -> bytes:
         return self.digest if self.digest is not None else body_digest(self.body)
@@ -56,6 +66,42 @@ class Screened:
 def body_digest(body: bytes) -> bytes:
     # SHA-256 (truncated): twice as fast as blake2b where the CPU has SHA instructions
     return hashlib.sha256(body).digest()[:16]
+
+
+_ANNOTATIONS = b'"annotations":'
+_EMPTIED = _ANNOTATIONS + b"{}"
+
+
+def shape(body: bytes) -> bytes:
+    """The body with each alert's annotations emptied, if every one of them is a JSON object
+    of strings (in UTF-8, no escaped surrogate): a body that differs from a validated one only
+    there is as valid as it. Otherwise the body itself, so only an identical one matches it.
+
+    `"annotations":` cannot occur inside a JSON string (its quotes would be escaped), so each
+    split starts an object; one holding a `}` in a string is cut short, fails `json.loads`, and
+    the body is kept whole.
+    """
+    parts = body.split(_ANNOTATIONS)
+    if len(parts) == 1:
+        return body
+    kept, objects = [parts[0]], []
+    for part in parts[1:]:
+        start = len(part) - len(part.lstrip())  # json.dumps writes `": {`, Go `":{`
+        end = part.find(b"}", start) + 1
+        if not end or part[start : start + 1] != b"{":
+            return body
+        objects.append(part[start:end])
+        kept.append(part[end:])
+    joined = b",".join(objects)
+    if b"\\ud" in joined or b"\\uD" in joined:  # pydantic refuses a lone surrogate
+        return body
+    try:
+        notes = json.loads(b"[%s]" % joined)
+    except ValueError:  # not JSON, or not UTF-8
+        return body
+    if not all(isinstance(v, str) for note in notes for v in note.values()):
+        return body
+    return _EMPTIED.join(kept)
 
 
 def screen(
@@ -68,12 +114,17 @@ def screen(
     """
     digest = body_digest(body) if bodies.has_length(len(body)) else None
     known = bodies.keys_of(digest) if digest is not None else None
-    if known is not None:
+    if known is not None:  # byte-identical to a folded body
         return Screened(body, digest, known)
+    shaped = shape(body)
+    if shaped is not body and bodies.has_length(len(shaped)):
+        known = bodies.keys_of(body_digest(shaped))
+        if known is not None:  # the same but for annotations
+            return Screened(body, digest, known, shaped=shaped)
     if read is None:
-        return Screened(body, digest, plain_keys(body))
+        return Screened(body, digest, plain_keys(body), shaped=shaped)
     intake = read(body)
-    return Screened(body, digest, intake.keys, intake)
+    return Screened(body, digest, intake.keys, intake, shaped=shaped)
 
 
 class _PlainAlert(TypedDict):
@@ -126,16 +177,19 @@ def _stamp(text: str) -> str | None:
 
 
 class KnownBodies:
-    """Body hash -> the event keys of that body, for the last folded body of each group."""
+    """Body hashes -> the event keys of that body, for the last folded body of each group: the
+    hash of the body itself and, when it has annotations, that of its shape."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._bodies: OrderedDict[str, tuple[bytes, tuple[str, ...], int]] = OrderedDict()
+        self._bodies: OrderedDict[str, tuple[tuple[bytes, ...], tuple[str, ...], tuple[int, ...]]]
+        self._bodies = OrderedDict()
         self._groups: dict[bytes, str] = {}
         self._lengths: Counter[int] = Counter()  # a body of another length is not hashed
         self._size = 0
 
     def has_length(self, length: int) -> bool:
+        """Whether a remembered body (or shape) has this length (else no need to hash one)."""
         return length in self._lengths
 
     def keys_of(self, digest: bytes) -> tuple[str, ...] | None:
@@ -148,23 +202,32 @@ class KnownBodies:
         if len(keys) > self._capacity:
             return
         self._forget(group_key)
-        digest, length = screened.body_digest(), len(screened.body)
-        self._bodies[group_key] = (digest, tuple(keys), length)
-        self._lengths[length] += 1
-        self._groups[digest] = group_key
+        forms = [screened.body]
+        shaped = screened.shape
+        if shaped is not screened.body:
+            forms.append(shaped)
+        digests = (screened.body_digest(), *(body_digest(f) for f in forms[1:]))
+        lengths = tuple(len(f) for f in forms)
+        self._bodies[group_key] = (digests, tuple(keys), lengths)
+        self._lengths.update(lengths)
+        self._groups.update(dict.fromkeys(digests, group_key))
         self._size += len(keys)
         while self._size > self._capacity:
             self._forget(next(iter(self._bodies)))
 
     def _forget(self, group_key: str) -> None:
         entry = self._bodies.pop(group_key, None)
-        if entry is not None:
-            self._size -= len(entry[1])
-            self._lengths[entry[2]] -= 1
-            if not self._lengths[entry[2]]:
-                del self._lengths[entry[2]]
-            if self._groups.get(entry[0]) == group_key:
-                del self._groups[entry[0]]
+        if entry is None:
+            return
+        digests, keys, lengths = entry
+        self._size -= len(keys)
+        self._lengths.subtract(lengths)
+        for length in lengths:
+            if self._lengths[length] <= 0:
+                del self._lengths[length]
+        for digest in digests:
+            if self._groups.get(digest) == group_key:
+                del self._groups[digest]
 
     def __len__(self) -> int:
         return len(self._bodies)

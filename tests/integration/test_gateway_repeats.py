@@ -188,3 +188,39 @@ async def test_the_store_reads_and_marks_only_the_events_not_remembered(tmp_path
         assert store.saves_marking == 3, "every fold marked its keys with its own write"
     finally:
         await store.close()
+
+
+def compact(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()  # as Alertmanager (Go) writes it
+
+
+async def test_a_value_resend_is_known_by_its_shape_and_a_bad_annotation_is_still_refused(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[bytes] = []
+    original = intake.read
+
+    def reading(body: bytes, known_alerts: intake.KnownAlerts) -> intake.Intake:
+        reads.append(body)
+        return original(body, known_alerts)
+
+    monkeypatch.setattr(intake, "read", reading)
+    client = await make_app()
+    doc = json.loads(group_body(1, 30))
+    assert (await post_am(client, compact(doc))).status == 202
+    assert len(reads) == 1
+    for value in ("0.91", "0.935", "1"):
+        for alert in doc["alerts"]:
+            alert["annotations"]["description"] = f"PSI is {value}"
+        response = await post_am(client, compact(doc))
+        assert (response.status, await response.json()) == (200, {"status": "duplicate"})
+    assert len(reads) == 1, "re-sends differing only in annotations are not read again"
+
+    doc["alerts"][4]["annotations"]["summary"] = 7
+    response = await post_am(client, compact(doc))
+    assert response.status == 400
+    assert "alerts.4.annotations.summary" in json.dumps(await response.json())
+    doc["alerts"][4]["annotations"]["summary"] = "fine"
+    lone = compact(doc).replace(b'"summary":"fine"', b'"summary":"\\udc00"')
+    response = await post_am(client, lone)
+    assert response.status == 400

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.alertmanager import parse_alertmanager
 from gateway.dedup import event_keys
-from gateway.repeats import KnownBodies, Screened, body_digest, plain_keys, screen
+from gateway.repeats import KnownBodies, Screened, body_digest, plain_keys, screen, shape
 from tests.fakes.service import group_body
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
@@ -103,3 +105,72 @@ def test_screen_hashes_only_a_body_of_a_known_length_and_uses_a_known_identical_
     assert screen(body, bodies) == Screened(body, body_digest(body), ("k",))
     other = b"not even JSON"  # the same length, another body: hashed, not known
     assert screen(other, bodies) == Screened(other, body_digest(other), None)
+
+
+def _compact(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()  # as Alertmanager (Go) writes it
+
+
+def _with(body: bytes, edit: Callable[[dict[str, Any]], None], *, compact: bool = True) -> bytes:
+    doc = json.loads(body)
+    edit(doc)
+    return _compact(doc) if compact else json.dumps(doc).encode()
+
+
+def _annotate(value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        for alert in doc["alerts"]:
+            alert["annotations"]["description"] = value
+
+    return edit
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_bodies_differing_only_in_annotations_have_one_shape(compact: bool) -> None:
+    body = _with(group_body(1, 5), _annotate("value is 0.91"), compact=compact)
+    resend = _with(body, _annotate("value is 0.93 (was 0.91)"), compact=compact)
+    assert resend != body
+    assert shape(resend) == shape(body) != body
+    relabelled = _with(body, lambda d: d["alerts"][2]["labels"].update(severity="info"))
+    assert shape(relabelled) != shape(body), "anything else than annotations counts"
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        7,  # not a string: pydantic refuses it
+        None,
+        {"nested": "x"},
+        "closing } brace in a string",  # the object is cut short: not read, body kept whole
+    ],
+)
+def test_a_body_whose_annotations_are_not_plain_strings_keeps_its_own_shape(
+    annotation: object,
+) -> None:
+    body = _with(group_body(1, 3), _annotate(annotation))
+    assert shape(body) == body
+
+
+def test_escaped_surrogates_and_bad_utf8_in_annotations_keep_the_body_whole() -> None:
+    body = _with(group_body(1, 3), _annotate("x"))
+    lone = body.replace(b'"description":"x"', b'"description":"\\ud800"')
+    bad_utf8 = body.replace(b'"description":"x"', b'"description":"\xff"')
+    assert lone != body
+    assert bad_utf8 != body
+    assert shape(lone) == lone
+    assert shape(bad_utf8) == bad_utf8
+
+
+def test_screen_matches_a_value_resend_by_its_shape() -> None:
+    bodies = KnownBodies()
+    folded = _with(group_body(1, 4), _annotate("value is 0.5"))
+    keys = plain_keys(folded)
+    assert keys is not None
+    bodies.remember("g1", screen(folded, bodies), keys)
+    resend = _with(folded, _annotate("value is 0.75"))
+    screened = screen(resend, bodies)
+    assert screened.keys == keys
+    assert screened.intake is None
+    assert screen(folded, bodies).keys == keys, "the byte-identical body too"
+    bodies.remember("g1", screen(_with(group_body(1, 5), _annotate("v")), bodies), ("k",))
+    assert bodies.keys_of(body_digest(shape(resend))) is None, "an older body's shape is forgotten"

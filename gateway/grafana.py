@@ -96,13 +96,6 @@ def looks_like_grafana(body: bytes) -> bool:
     return shape.version == "1" and shape.org_id is not None
 
 
-async def is_grafana_body(body: bytes) -> bool:
-    """`looks_like_grafana`, in a worker thread for a large body that needs the probe."""
-    if len(body) > OFF_LOOP_BYTES and b'"orgId"' in body:
-        return await asyncio.to_thread(looks_like_grafana, body)
-    return looks_like_grafana(body)
-
-
 def parse_grafana(body: bytes) -> GrafanaPayload:
     """Validate a raw body; raises BadPayload naming every bad field."""
     try:

@@ -54,6 +54,7 @@ class Screened:
     keys: tuple[str, ...] | None
     intake: Intake | None = field(default=None, compare=False)  # the body, validated
     shaped: bytes | None = field(default=None, compare=False)  # `shape(body)`, once computed
+    other_sender: bool = field(default=False, compare=False)  # `other` recognised it
 
     @property
     def shape(self) -> bytes:
@@ -105,10 +106,15 @@ def shape(body: bytes) -> bytes:
 
 
 def screen(
-    body: bytes, bodies: KnownBodies, read: Callable[[bytes], Intake] | None = None
+    body: bytes,
+    bodies: KnownBodies,
+    read: Callable[[bytes], Intake] | None = None,
+    other: Callable[[bytes], bool] | None = None,
 ) -> Screened:
-    """The body's hash, and its event keys: from a known identical body, else from `read`
-    (`gateway.intake.read`: the body validated, raising BadPayload) or a plain parse.
+    """The body's hash, and its event keys: from a known identical body (or one identical but
+    for annotations), else from `read` (`gateway.intake.read`: the body validated, raising
+    BadPayload) or a plain parse. A body that is not a known one and that `other` recognises
+    (another sender's shape, posted to this route) comes back unread, `other_sender` set.
 
     Pure CPU work (`bodies` is only read), so a large body can be screened in a worker thread.
     """
@@ -121,6 +127,8 @@ def screen(
         known = bodies.keys_of(body_digest(shaped))
         if known is not None:  # the same but for annotations
             return Screened(body, digest, known, shaped=shaped)
+    if other is not None and other(body):
+        return Screened(body, digest, None, shaped=shaped, other_sender=True)
     if read is None:
         return Screened(body, digest, plain_keys(body), shaped=shaped)
     intake = read(body)

@@ -25,7 +25,7 @@ from aiohttp import web
 from gateway.alertmanager import read_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
-from gateway.grafana import is_grafana_body, read_grafana
+from gateway.grafana import looks_like_grafana, read_grafana
 from gateway.mlflow import parse_registry_event, required_headers, verify_delivery
 from gateway.options import GatewayOptions, Outcome
 from gateway.registry_events import RegistryEvents
@@ -195,11 +195,11 @@ async def _read_and_handle(
 
 
 async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
-    if await is_grafana_body(body):  # a Grafana contact point pointed at this URL: welcome too
-        return await _handle_grafana(request, gateway, body)
-    screened, repeat = await gateway.screen_alertmanager(body)
+    screened, repeat = await gateway.screen_alertmanager(body, other=looks_like_grafana)
     if repeat is not None:  # a re-send of events already folded: not validated again
         return repeat
+    if screened.other_sender:  # a Grafana contact point pointed at this URL: welcome too
+        return await _handle_grafana(request, gateway, body)
     intake = screened.intake
     payload = intake.payload if intake is not None else await read_alertmanager(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key)

@@ -67,12 +67,15 @@ class Gateway(DriftFolds):
         # one whole large group body (over 1 MiB) read, parsed and folded at a time
         self.large_bodies = asyncio.Semaphore(1)
 
-    async def screen_alertmanager(self, body: bytes) -> tuple[Screened, Outcome | None]:
+    async def screen_alertmanager(
+        self, body: bytes, *, other: Callable[[bytes], bool] | None = None
+    ) -> tuple[Screened, Outcome | None]:
         """A cheap look at a raw Alertmanager body (`gateway.repeats`) before validating it:
         DUPLICATE when it only repeats events still remembered here, else None. A body that
-        is not a known identical one comes back validated (`gateway.intake`), or BadPayload."""
+        is not a known one comes back validated (`gateway.intake`), or BadPayload, or unread
+        with `other_sender` set when `other` recognises it (a Grafana body on this route)."""
         read = functools.partial(intake.read, known_alerts=self._alerts)
-        work = functools.partial(screen, body, self._bodies, read)
+        work = functools.partial(screen, body, self._bodies, read, other)
         screened = await asyncio.to_thread(work) if len(body) > OFF_LOOP_BYTES else work()
         if screened.keys is not None and self._recent.all_seen(screened.keys, now=self._clock()):
             if screened.intake is not None:

@@ -18,7 +18,7 @@ from gateway.promotions import (
     load_card,
     message_key,
 )
-from gateway.render import render_promotion
+from gateway.render import message_update, render_promotion
 from storage import MessageUpdate, Store, Versioned, cas
 from storage.cas import Write
 
@@ -101,13 +101,6 @@ class CardStore:
 def card_message(card: PromotionCard, watched: WatchedModel, *, reply: str | None) -> MessageUpdate:
     """The outbox entry that posts (or edits) the card in the model's channel."""
     rendered = render_promotion(card)
-    return MessageUpdate(
-        key=card.message_key,
-        channel=watched.channel,
-        text=rendered.text,
-        blocks_json=json.dumps(rendered.blocks),
-        reply=reply,
-        metadata_json=json.dumps(
-            {"event_type": "chatops_promotion", "event_payload": {"key": card.message_key}}
-        ),
+    return message_update(
+        card.message_key, watched.channel, rendered, reply=reply, event_type="chatops_promotion"
     )

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import structlog
 
 from gateway.drift import DriftEvent, DriftIncident, dump_drift, fold, load_drift, occurrence_key
-from gateway.options import GatewayOptions, Outcome
-from gateway.render import render_drift
+from gateway.options import GatewayOptions, Outcome, deduplicated
+from gateway.render import message_update, render_drift
 from slackio.metrics import Metrics
 from storage import MessageUpdate, Store, Versioned, cas
 from storage.cas import Write
@@ -36,7 +36,7 @@ class DriftFolds:
         now = self._clock()
         key = occurrence_key(event, body)
         if await self.store.seen([key], now=now):
-            return self._duplicate("drift")
+            return deduplicated(self.metrics, "drift")
         outcome = (
             await self._fold_drift(event, now)
             if event.detected
@@ -77,20 +77,11 @@ class DriftFolds:
             pipeline_notes=self.options.pipeline_notes,
         )
         repeated = previous is not None and previous.generation == folded.generation
-        return MessageUpdate(
-            key=folded.message_key,
-            channel=self.options.channel_for(folded.model),
-            text=rendered.text,
-            blocks_json=json.dumps(rendered.blocks),
-            reply=_drift_reply(folded) if repeated else None,
-            metadata_json=json.dumps(
-                {"event_type": "chatops_drift", "event_payload": {"key": folded.message_key}}
-            ),
+        reply = _drift_reply(folded) if repeated else None
+        channel = self.options.channel_for(folded.model)
+        return message_update(
+            folded.message_key, channel, rendered, reply=reply, event_type="chatops_drift"
         )
-
-    def _duplicate(self, source: str) -> Outcome:
-        self.metrics.child(self.metrics.notifications_deduplicated, source).inc()
-        return Outcome.DUPLICATE
 
 
 def _drift_reply(incident: DriftIncident) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from gateway import incidents
+from slackio.metrics import Metrics
 
 
 class Outcome(StrEnum):
@@ -14,6 +15,12 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     NO_DRIFT = "no_drift"
     IGNORED = "ignored"
+
+
+def deduplicated(metrics: Metrics, source: str) -> Outcome:
+    """A notification that repeats what was already handled: counted by source, not folded."""
+    metrics.child(metrics.notifications_deduplicated, source).inc()
+    return Outcome.DUPLICATE
 
 
 @dataclass(frozen=True)

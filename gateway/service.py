@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -26,8 +25,8 @@ from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, ev
 from gateway.drift_folds import DriftFolds
 from gateway.incident_model import Change, Incident, Status, state_key
 from gateway.known_incidents import KnownIncidents
-from gateway.options import GatewayOptions, Outcome
-from gateway.render import render_changes, render_incident
+from gateway.options import GatewayOptions, Outcome, deduplicated
+from gateway.render import message_update, render_changes, render_incident
 from gateway.repeats import KnownBodies, Screened, screen
 from slackio.metrics import Metrics
 from storage import MessageUpdate, Store, Versioned, cas
@@ -80,7 +79,7 @@ class Gateway(DriftFolds):
         if screened.keys is not None and self._recent.all_seen(screened.keys, now=self._clock()):
             if screened.intake is not None:
                 self._alerts.remember(screened.intake.group_key, screened.intake.known)
-            return screened, self._duplicate("alertmanager")
+            return screened, deduplicated(self.metrics, "alertmanager")
         return screened, None
 
     async def ingest_alertmanager(
@@ -93,7 +92,7 @@ class Gateway(DriftFolds):
         else:
             keys = await _cpu(len(payload.alerts), functools.partial(event_keys, payload))
         if self._recent.all_seen(keys, now=self._clock()):
-            outcome = self._duplicate("alertmanager")
+            outcome = deduplicated(self.metrics, "alertmanager")
         else:
             async with self._one_at_a_time(payload.group_key):
                 outcome = await self._record(payload, keys)
@@ -113,7 +112,7 @@ class Gateway(DriftFolds):
         if keys and len(seen) == len(fresh) + len(unknown):
             # saved by another replica at an unknown time: looked up again after half a window
             self._recent.remember(unknown, until=now + window / 2)
-            return self._duplicate("alertmanager")
+            return deduplicated(self.metrics, "alertmanager")
         marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
         outcome = await self._fold_group(payload, now, seen, marked)
         if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
@@ -164,7 +163,11 @@ class Gateway(DriftFolds):
 
         write = await cas.update(self.store, key, change, now=now)
         if write is None:
-            return self._duplicate("alertmanager") if outcome is Outcome.DUPLICATE else outcome
+            return (
+                deduplicated(self.metrics, "alertmanager")
+                if outcome is Outcome.DUPLICATE
+                else outcome
+            )
         merged, changes, message, version = result[0]
         self._incidents.wrote(key, version + 1, write.data, merged)
         self.wake_sender(message.channel)
@@ -228,20 +231,11 @@ class Gateway(DriftFolds):
             rollback_environments=self.options.rollback_environments,
             grafana_silence=self.options.grafana_silence,
         )
-        return MessageUpdate(
-            key=incident.message_key,
-            channel=self.options.channel_for(incident.model),
-            text=rendered.text,
-            blocks_json=json.dumps(rendered.blocks),
-            reply=render_changes(changes) if changes else None,
-            metadata_json=json.dumps(
-                {"event_type": "chatops_incident", "event_payload": {"key": incident.message_key}}
-            ),
+        reply = render_changes(changes) if changes else None
+        channel = self.options.channel_for(incident.model)
+        return message_update(
+            incident.message_key, channel, rendered, reply=reply, event_type="chatops_incident"
         )
-
-    def _duplicate(self, source: str) -> Outcome:
-        self.metrics.child(self.metrics.notifications_deduplicated, source).inc()
-        return Outcome.DUPLICATE
 
 
 async def _cpu(alerts: int, work: Callable[[], T]) -> T:

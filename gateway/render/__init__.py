@@ -15,11 +15,13 @@ by Slack, so it is only clipped. Buttons follow the contract in `slackio.buttons
 from gateway.render.changes import render_changes
 from gateway.render.drift import render_drift
 from gateway.render.incident import render_incident
+from gateway.render.outbox import message_update
 from gateway.render.promotion import render_promotion
 from slackio.blocks import Rendered
 
 __all__ = [
     "Rendered",
+    "message_update",
     "render_changes",
     "render_drift",
     "render_incident",

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.errors import BadPayload, details_of
+from gateway.errors import M, validated
 
 _ZERO_YEAR = 1
 _MAX_ALERTS = 20_000
@@ -156,14 +156,16 @@ class AlertmanagerPayload(BaseModel):
 
 def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
     """Validate a raw body; raises BadPayload naming every bad field."""
-    try:
-        return AlertmanagerPayload.model_validate_json(body)
-    except ValueError as e:
-        raise BadPayload("invalid Alertmanager webhook payload", details_of(e)) from e
+    return validated(AlertmanagerPayload, body, "Alertmanager webhook payload")
+
+
+async def read_validated(model: type[M], body: bytes, what: str) -> M:
+    """`errors.validated`, in a worker thread for a body over OFF_LOOP_BYTES."""
+    if len(body) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(validated, model, body, what)
+    return validated(model, body, what)
 
 
 async def read_alertmanager(body: bytes) -> AlertmanagerPayload:
     """`parse_alertmanager`, in a worker thread for a body over OFF_LOOP_BYTES."""
-    if len(body) > OFF_LOOP_BYTES:
-        return await asyncio.to_thread(parse_alertmanager, body)
-    return parse_alertmanager(body)
+    return await read_validated(AlertmanagerPayload, body, "Alertmanager webhook payload")

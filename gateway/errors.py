@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class GatewayError(Exception):
@@ -36,3 +40,12 @@ def details_of(error: Exception, *, limit: int = 20) -> list[str]:
     if error.error_count() > limit:
         found.append(f"... and {error.error_count() - limit} more")
     return found
+
+
+def validated(model: type[M], body: bytes, what: str) -> M:
+    """A raw JSON body validated into `model`; BadPayload naming every bad field (`what` says
+    which webhook payload it should have been)."""
+    try:
+        return model.model_validate_json(body)
+    except ValueError as e:
+        raise BadPayload(f"invalid {what}", details_of(e)) from e

@@ -17,7 +17,6 @@ The "Test" button of a contact point sends one alert `TestAlert` with a group ke
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.alertmanager import OFF_LOOP_BYTES, Alert, AlertmanagerPayload
-from gateway.errors import BadPayload, details_of
+from gateway.alertmanager import Alert, AlertmanagerPayload, read_validated
+from gateway.errors import validated
 
 _VERSION = re.compile(rb'"version"\s*:\s*"1"')
 _TEST_GROUP_KEY = re.compile(r"-[0-9a-f]{1,16}-\d{1,12}$")
@@ -98,17 +97,12 @@ def looks_like_grafana(body: bytes) -> bool:
 
 def parse_grafana(body: bytes) -> GrafanaPayload:
     """Validate a raw body; raises BadPayload naming every bad field."""
-    try:
-        return GrafanaPayload.model_validate_json(body)
-    except ValueError as e:
-        raise BadPayload("invalid Grafana webhook payload", details_of(e)) from e
+    return validated(GrafanaPayload, body, "Grafana webhook payload")
 
 
 async def read_grafana(body: bytes) -> GrafanaPayload:
     """`parse_grafana`, in a worker thread for a large body."""
-    if len(body) > OFF_LOOP_BYTES:
-        return await asyncio.to_thread(parse_grafana, body)
-    return parse_grafana(body)
+    return await read_validated(GrafanaPayload, body, "Grafana webhook payload")
 
 
 def is_test_notification(payload: GrafanaPayload) -> bool:

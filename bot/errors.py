@@ -92,7 +92,10 @@ class NoPipelineConfigured(BotError):
     """
 
     def __init__(self, model: str) -> None:
-        super().__init__(f"model {model} has no pipeline configured")
+        super().__init__(
+            f"model {model} has no pipeline configured (add one under models.{model}.pipeline"
+            " in the config file; examples/chatops.yaml has both kinds)"
+        )
         self.model = model
 
 

@@ -178,5 +178,6 @@ async def test_zero_config_says_no_pipeline_is_configured(bot_app: BotAppFactory
     h = await bot_app({})
     answer = await h.answer(await h.command("/retrain", "fraud-detector"))
     assert "model fraud-detector has no pipeline configured" in answer
+    assert "models.fraud-detector.pipeline" in answer, "says where a pipeline goes"
     answer = await h.answer(await h.command("/deploy", "fraud-detector production"))
     assert "model fraud-detector has no pipeline configured" in answer

@@ -34,7 +34,7 @@ from gateway.dedup import occurrence
 
 DEFAULT_CAPACITY = 10_000  # alerts remembered over all groups
 LARGE_BODY = 1024 * 1024  # larger bodies (whole groups of thousands) are read by `_large`
-_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")  # json.loads takes it, pydantic refuses it
 _Strings = dict[str, str]
 
 
@@ -129,7 +129,7 @@ def read(body: bytes, known_alerts: KnownAlerts) -> Intake:
     try:
         if len(body) <= LARGE_BODY:
             return _typed(_TYPED.validate_json(body), known_alerts)
-        if not _SURROGATE.search(body):  # json.loads would take what pydantic refuses
+        if not escaped_surrogate(body):  # json.loads would take what pydantic refuses
             return _large(json.loads(body))
     except (ValueError, TypeError, RecursionError):
         pass
@@ -137,6 +137,12 @@ def read(body: bytes, known_alerts: KnownAlerts) -> Intake:
     entries = [Known({}, a, _key(payload, a)) for a in payload.alerts]
     annotations = [a.annotations for a in payload.alerts]
     return Intake(payload.model_copy(update={"alerts": []}), entries, annotations, len(entries))
+
+
+def escaped_surrogate(data: bytes) -> bool:
+    """Whether JSON text escapes a UTF-16 surrogate (`\\ud800`): json.loads reads it into a
+    str that pydantic refuses, so such a body must go through pydantic to get its 400."""
+    return _SURROGATE.search(data) is not None
 
 
 def _large(doc: Any) -> Intake:

@@ -37,7 +37,7 @@ from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
 from gateway.incident_model import group_id
-from gateway.intake import Intake
+from gateway.intake import Intake, escaped_surrogate
 
 DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -94,7 +94,7 @@ def shape(body: bytes) -> bytes:
         objects.append(part[start:end])
         kept.append(part[end:])
     joined = b",".join(objects)
-    if b"\\ud" in joined or b"\\uD" in joined:  # pydantic refuses a lone surrogate
+    if escaped_surrogate(joined):
         return body
     try:
         notes = json.loads(b"[%s]" % joined)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, cast
@@ -30,6 +29,7 @@ from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, Alert, AlertmanagerPayload, parse_alertmanager
+from gateway.bounded import BoundedLru
 from gateway.dedup import occurrence
 
 DEFAULT_CAPACITY = 10_000  # alerts remembered over all groups
@@ -214,9 +214,7 @@ class KnownAlerts:
     """Per group, the alerts of its last folded body; at most `capacity` alerts in all."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._capacity = capacity
-        self._groups: OrderedDict[str, Remembered] = OrderedDict()
-        self._size = 0
+        self._groups: BoundedLru[Remembered] = BoundedLru(capacity, lambda r: len(r.entries))
 
     def of(self, group_key: str) -> Remembered | None:
         """The group's last body, if remembered (read only)."""
@@ -225,19 +223,14 @@ class KnownAlerts:
     def remember(self, group_key: str, known: Remembered | None) -> None:
         """The body these alerts came in was folded (or found already folded)."""
         if known is not None and self._groups.get(group_key) is known:
-            self._groups.move_to_end(group_key)  # the same body again
-            return
-        self.forget(group_key)
-        if known is None or len(known.entries) > self._capacity:
-            return
-        self._groups[group_key] = known
-        self._size += len(known.entries)
-        while self._size > self._capacity:
-            self.forget(next(iter(self._groups)))
+            self._groups.get(group_key, touch=True)  # the same body again
+        elif known is None:
+            self._groups.forget(group_key)
+        else:
+            self._groups.put(group_key, known)
 
     def forget(self, group_key: str) -> None:
-        dropped = self._groups.pop(group_key, None)
-        self._size -= len(dropped.entries) if dropped is not None else 0
+        self._groups.forget(group_key)
 
     def __len__(self) -> int:
-        return self._size
+        return self._groups.size

@@ -10,8 +10,7 @@ before, so replicas stay correct: the store, not this memory, is the truth.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
+from gateway.bounded import BoundedLru
 from gateway.incident_model import Incident
 from gateway.incidents import load_incident
 from storage import Versioned
@@ -27,35 +26,26 @@ class KnownIncidents:
     """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._capacity = capacity
-        self._held: OrderedDict[str, tuple[int, int, Incident]] = OrderedDict()
-        self._size = 0
+        self._held: BoundedLru[tuple[int, int, Incident]] = BoundedLru(
+            capacity, lambda held: len(held[2].alerts) + 1
+        )
         self.parsed = 0  # stored incidents parsed (not found here): for tests and profiles
 
     def load(self, key: str, stored: Versioned) -> Incident:
         """The incident `stored` holds: the one written here if it is unchanged, else parsed."""
         held = self._held.get(key)
         if held is not None and held[0] == stored.version and held[1] == hash(stored.data):
-            self._held.move_to_end(key)
+            self._held.get(key, touch=True)
             return held[2]
         self.parsed += 1
         return load_incident(stored.data)
 
     def wrote(self, key: str, version: int, data: str, incident: Incident) -> None:
         """`incident` was saved as `data`, now at `version`."""
-        self.forget(key)
-        size = len(incident.alerts) + 1
-        if size > self._capacity:
-            return
-        self._held[key] = (version, hash(data), incident)
-        self._size += size
-        while self._size > self._capacity:
-            self.forget(next(iter(self._held)))
+        self._held.put(key, (version, hash(data), incident))
 
     def forget(self, key: str) -> None:
-        held = self._held.pop(key, None)
-        if held is not None:
-            self._size -= len(held[2].alerts) + 1
+        self._held.forget(key)
 
     def __len__(self) -> int:
         return len(self._held)

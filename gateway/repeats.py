@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +36,7 @@ from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
+from gateway.bounded import BoundedLru
 from gateway.incident_model import group_id
 from gateway.intake import Intake, escaped_surrogate
 
@@ -184,17 +185,25 @@ def _stamp(text: str) -> str | None:
     return parsed.isoformat() if parsed is not None else None
 
 
+@dataclass(frozen=True)
+class _Body:
+    """A group's last folded body: its hashes (the body's, its shape's), keys and lengths."""
+
+    digests: tuple[bytes, ...]
+    keys: tuple[str, ...]
+    lengths: tuple[int, ...]
+
+
 class KnownBodies:
     """Body hashes -> the event keys of that body, for the last folded body of each group: the
     hash of the body itself and, when it has annotations, that of its shape."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._capacity = capacity
-        self._bodies: OrderedDict[str, tuple[tuple[bytes, ...], tuple[str, ...], tuple[int, ...]]]
-        self._bodies = OrderedDict()
+        self._bodies: BoundedLru[_Body] = BoundedLru(
+            capacity, lambda body: len(body.keys), on_evict=self._unindex
+        )
         self._groups: dict[bytes, str] = {}
         self._lengths: Counter[int] = Counter()  # a body of another length is not hashed
-        self._size = 0
 
     def has_length(self, length: int) -> bool:
         """Whether a remembered body (or shape) has this length (else no need to hash one)."""
@@ -203,37 +212,27 @@ class KnownBodies:
     def keys_of(self, digest: bytes) -> tuple[str, ...] | None:
         group = self._groups.get(digest)
         entry = self._bodies.get(group) if group is not None else None
-        return entry[1] if entry is not None else None
+        return entry.keys if entry is not None else None
 
     def remember(self, group_key: str, screened: Screened, keys: Sequence[str]) -> None:
         """The screened body, of this group, was folded (or found already folded)."""
-        if len(keys) > self._capacity:
-            return
-        self._forget(group_key)
         forms = [screened.body]
         shaped = screened.shape
         if shaped is not screened.body:
             forms.append(shaped)
         digests = (screened.body_digest(), *(body_digest(f) for f in forms[1:]))
-        lengths = tuple(len(f) for f in forms)
-        self._bodies[group_key] = (digests, tuple(keys), lengths)
-        self._lengths.update(lengths)
-        self._groups.update(dict.fromkeys(digests, group_key))
-        self._size += len(keys)
-        while self._size > self._capacity:
-            self._forget(next(iter(self._bodies)))
+        body = _Body(digests, tuple(keys), tuple(len(f) for f in forms))
+        self._bodies.put(group_key, body)
+        if self._bodies.get(group_key) is body:  # held (not larger than the capacity)
+            self._lengths.update(body.lengths)
+            self._groups.update(dict.fromkeys(digests, group_key))
 
-    def _forget(self, group_key: str) -> None:
-        entry = self._bodies.pop(group_key, None)
-        if entry is None:
-            return
-        digests, keys, lengths = entry
-        self._size -= len(keys)
-        self._lengths.subtract(lengths)
-        for length in lengths:
+    def _unindex(self, group_key: str, body: _Body) -> None:
+        self._lengths.subtract(body.lengths)
+        for length in body.lengths:
             if self._lengths[length] <= 0:
                 del self._lengths[length]
-        for digest in digests:
+        for digest in body.digests:
             if self._groups.get(digest) == group_key:
                 del self._groups[digest]
 

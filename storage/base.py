@@ -44,6 +44,18 @@ class MessageUpdate:
 
 
 @dataclass(frozen=True)
+class Parked:
+    """A webhook body accepted but not yet folded (`Store.park`): its id, the group it
+    belongs to, its sender (`alertmanager`, `grafana`), the body as received, when parked."""
+
+    id: int
+    group: str
+    source: str
+    body: str
+    at: float
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     """Where a living message is in Slack, if it has been posted yet."""
 
@@ -128,10 +140,21 @@ class Store(Protocol):
         now: float,
         seen: Sequence[str] = (),
         seen_ttl: float = 0.0,
+        unpark: Sequence[int] = (),
     ) -> bool:
         """Compare-and-set `key` (0 = must not exist) and queue `messages` in one transaction;
-        if the write wins, also `mark_seen(seen, ttl=seen_ttl)` (in that transaction where the
-        backend allows: SQLite; Redis right after it)."""
+        if the write wins, also `mark_seen(seen, ttl=seen_ttl)` and `unpark(unpark)` (in that
+        transaction where the backend allows: SQLite; Redis right after it)."""
+
+    async def park(self, *, group: str, source: str, body: str, now: float) -> int:
+        """Durably keep a webhook body accepted before it is folded; its id (increasing)."""
+
+    async def parked(self, *, before: float, limit: int) -> list[Parked]:
+        """Bodies parked before `before` and not yet unparked, oldest first, at most `limit`
+        (what a crashed process accepted and never folded)."""
+
+    async def unpark(self, ids: Sequence[int]) -> None:
+        """Forget parked bodies once folded (or found already folded); unknown ids are fine."""
 
     async def message(self, key: str) -> MessageRecord | None: ...
 

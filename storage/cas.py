@@ -33,6 +33,7 @@ class Write:
     messages: Sequence[MessageUpdate] = ()
     seen: Sequence[str] = ()  # dedup keys marked with the write (`Store.save`)
     seen_ttl: float = 0.0
+    unpark: Sequence[int] = ()  # parked bodies this write folds (`Store.park`)
 
 
 # `current` is the stored state (None: the key does not exist yet); the answer is the new
@@ -62,6 +63,7 @@ async def update(
             now=now,
             seen=write.seen,
             seen_ttl=write.seen_ttl,
+            unpark=write.unpark,
         ):
             return write
     raise Contention(key)

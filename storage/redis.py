@@ -14,6 +14,7 @@ several installs can share one Redis:
 - `queued`          sorted set of pending message keys, scored queued_at
 - `audit:all`, `audit:model:<model>`  capped lists of JSON entries, newest first
 - `pace:<channel>`  when the channel's next send slot starts (shared per-channel pacing)
+- `parked`, `parked_at`, `parked_seq`  parked webhook bodies (see storage.redis_parking)
 
 Scoring `due` by max(due_at, lease_until) makes `next_due` exact (the lowest score) and keeps
 leased items behind the ones that can be claimed. Claim order is that score, then key, where
@@ -49,9 +50,11 @@ from storage.base import (
     MessageUpdate,
     OutboxItem,
     OutboxStats,
+    Parked,
     StoreError,
     Versioned,
 )
+from storage.redis_parking import RedisParking
 
 DEFAULT_PREFIX = "chatops:"
 SOCKET_TIMEOUT = 2.0
@@ -99,6 +102,7 @@ class RedisStore:
         self._retry = client.register_script(scripts.RETRY_LUA)
         self._renew = client.register_script(scripts.RENEW_LUA)
         self._reserve = client.register_script(scripts.RESERVE_LUA)
+        self._parking = RedisParking(client, prefix)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str | None = None) -> RedisStore:
@@ -163,9 +167,11 @@ class RedisStore:
         now: float,
         seen: Sequence[str] = (),
         seen_ttl: float = 0.0,
+        unpark: Sequence[int] = (),
     ) -> bool:
-        """The compare-and-set script; `seen` is marked right after a write that won (one
-        more round trip: a crash in between costs a later lookup, never a message)."""
+        """The compare-and-set script; `seen` is marked and `unpark` forgotten right after a
+        write that won (more round trips: a crash in between costs a later lookup or a body
+        folded again, never a message)."""
         keys = [self._key("state", key), self._key("due"), self._key("queued")]
         keys.append(self._key("reply_seq"))
         args: list[str | int] = [expected_version, data, _num(now)]
@@ -177,7 +183,22 @@ class RedisStore:
             saved = await self._save(keys=keys, args=args)
         if saved and seen:
             await self.mark_seen(seen, ttl=seen_ttl, now=now)
+        if saved and unpark:
+            await self.unpark(unpark)
         return bool(saved)
+
+    async def park(self, *, group: str, source: str, body: str, now: float) -> int:
+        with _translated():
+            return await self._parking.park(group=group, source=source, body=body, now=now)
+
+    async def parked(self, *, before: float, limit: int) -> list[Parked]:
+        with _translated():
+            return await self._parking.parked(before=before, limit=limit)
+
+    async def unpark(self, ids: Sequence[int]) -> None:
+        if ids:
+            with _translated():
+                await self._parking.unpark(ids)
 
     async def message(self, key: str) -> MessageRecord | None:
         fields = ["channel", "channel_id", "ts", "version", "sent_version"]

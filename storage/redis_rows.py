@@ -1,10 +1,11 @@
-"""Redis replies decoded into the store's values (outbox items, audit entries)."""
+"""Redis replies decoded into the store's values (outbox items, audit entries, parked bodies)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from storage.base import AuditEntry, OutboxItem
+from storage.base import AuditEntry, OutboxItem, Parked
 
 
 def text(value: bytes | str) -> str:
@@ -47,3 +48,29 @@ def audit_entry(raw: dict[str, Any]) -> AuditEntry:
         detail=str(raw["detail"]),
         extra={str(k): str(v) for k, v in raw["extra"].items()},
     )
+
+
+# A parked body is kept as a JSON header line, [group, source, at], then the body as received:
+# JSON never has a raw newline in it, so the first one ends the header, and a large body is
+# neither escaped on the way in nor parsed on the way out.
+
+
+def parked_record(*, group: str, source: str, at: float, body: str) -> str:
+    return json.dumps([group, source, at], ensure_ascii=False) + "\n" + body
+
+
+def parked(id_: int, record: str) -> Parked:
+    header, _, body = record.partition("\n")
+    group, source, at = json.loads(header)
+    return Parked(id=id_, group=str(group), source=str(source), body=body, at=float(at))
+
+
+def parked_member(id_: int, at: float) -> str:
+    """The entry in the `parked_at` sorted set (scored by id): its id and when it was parked,
+    so `parked` picks the old enough ones without reading their bodies."""
+    return f"{id_}:{float(at)!r}"
+
+
+def parked_id_at(member: str) -> tuple[int, float]:
+    id_, _, at = member.partition(":")
+    return int(id_), float(at)

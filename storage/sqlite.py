@@ -5,8 +5,9 @@ event loop's default executor, which a slow CI provider could fill), one call at
 the order made, handed over in batches under load (storage/worker.py). Writes use
 `BEGIN IMMEDIATE` so a second process on the same file (a restart overlapping the old one)
 cannot interleave a compare-and-set. This module holds the connection, the schema and the
-dedup and state tables; the outbox (`storage.sqlite_outbox`) and the audit log
-(`storage.sqlite_audit`) are functions run inside its transactions.
+dedup and state tables; the outbox (`storage.sqlite_outbox`), the audit log
+(`storage.sqlite_audit`) and parked bodies (`storage.sqlite_parking`) are functions run
+inside its transactions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Self, TypeVar
 
 from storage import sqlite_audit as audit
 from storage import sqlite_outbox as outbox
+from storage import sqlite_parking as parking
 from storage.base import (
     UNCERTAIN,
     AuditEntry,
@@ -26,6 +28,7 @@ from storage.base import (
     MessageUpdate,
     OutboxItem,
     OutboxStats,
+    Parked,
     StoreError,
     Versioned,
 )
@@ -100,7 +103,7 @@ class SqliteStore:
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
+        conn.executescript(_SCHEMA + parking.SCHEMA)
         self._conn = conn
 
     async def _run(self, fn: Callable[[], T]) -> T:
@@ -195,6 +198,7 @@ class SqliteStore:
         now: float,
         seen: Sequence[str] = (),
         seen_ttl: float = 0.0,
+        unpark: Sequence[int] = (),
     ) -> bool:
         mark = self._marking(seen, ttl=seen_ttl, now=now) if seen else None
 
@@ -212,9 +216,24 @@ class SqliteStore:
                 outbox.queue(db, message, now)
             if mark is not None:
                 mark(db)
+            if unpark:
+                parking.unpark(db, unpark)
             return True
 
         return await self._run(self._tx(op))
+
+    async def park(self, *, group: str, source: str, body: str, now: float) -> int:
+        park = self._tx(lambda db: parking.park(db, group=group, source=source, body=body, now=now))
+        return await self._run(park)
+
+    async def parked(self, *, before: float, limit: int) -> list[Parked]:
+        if limit <= 0:
+            return []
+        return await self._run(lambda: parking.parked(self._db, before=before, limit=limit))
+
+    async def unpark(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self._run(self._tx(lambda db: parking.unpark(db, ids)))
 
     async def message(self, key: str) -> MessageRecord | None:
         row = await self._run(

@@ -7,6 +7,8 @@ sleeping. The Redis variants need a redis-server (see tests/fakes/redis_server.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,9 +19,11 @@ from storage import (
     MessageUpdate,
     OutboxItem,
     OutboxStats,
+    Parked,
     Store,
     StoreError,
     open_store,
+    redis_parking,
 )
 from tests.fakes.redis_server import RedisServer
 
@@ -389,6 +393,90 @@ async def test_audit_is_newest_first_and_filters_by_model(store: Store) -> None:
     assert await store.recent_audit(model="nobody", limit=10) == []
 
 
+# --- parked bodies ----------------------------------------------------------------------------
+
+
+async def test_parked_bodies_come_back_oldest_first_before_the_given_time(store: Store) -> None:
+    first = await store.park(group="g1", source="alertmanager", body='{"a":1}', now=T0)
+    second = await store.park(group="g2", source="grafana", body='{"b":2}', now=T0 + 1)
+    third = await store.park(group="g1", source="alertmanager", body='{"c":3}', now=T0 + 2)
+    assert first < second < third
+    assert await store.parked(before=T0 + 10, limit=10) == [
+        Parked(id=first, group="g1", source="alertmanager", body='{"a":1}', at=T0),
+        Parked(id=second, group="g2", source="grafana", body='{"b":2}', at=T0 + 1),
+        Parked(id=third, group="g1", source="alertmanager", body='{"c":3}', at=T0 + 2),
+    ]
+    assert [p.id for p in await store.parked(before=T0 + 2, limit=10)] == [first, second]
+    assert await store.parked(before=T0, limit=10) == [], "`before` is exclusive"
+    assert [p.id for p in await store.parked(before=T0 + 10, limit=2)] == [first, second]
+    assert await store.parked(before=T0 + 10, limit=0) == []
+
+
+async def test_parked_skips_recent_bodies_parked_with_lower_ids(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replicas' clocks differ: a lower id may carry a later time; `before` still decides,
+    across several of Redis' scan pages (made small here)."""
+    monkeypatch.setattr(redis_parking, "SCAN", 2)
+    times = [T0 + 5, T0 + 6, T0 + 7, T0, T0 + 8, T0 + 1, T0 + 2]
+    ids = [await store.park(group="g", source="grafana", body="{}", now=t) for t in times]
+    assert [p.id for p in await store.parked(before=T0 + 3, limit=2)] == [ids[3], ids[5]]
+    assert [p.id for p in await store.parked(before=T0 + 3, limit=5)] == [ids[3], ids[5], ids[6]]
+    assert len(await store.parked(before=T0 + 9, limit=7)) == 7
+
+
+async def test_unpark_forgets_bodies_and_ignores_unknown_ids(store: Store) -> None:
+    ids = [await store.park(group=f"g{i}", source="grafana", body="{}", now=T0) for i in range(3)]
+    await store.unpark([ids[0], ids[2], ids[2] + 1000])
+    assert [p.id for p in await store.parked(before=T0 + 1, limit=10)] == [ids[1]]
+    await store.unpark([])
+    await store.unpark([ids[0]])  # already gone
+    assert [p.id for p in await store.parked(before=T0 + 1, limit=10)] == [ids[1]]
+    await store.unpark([ids[1]])
+    assert await store.parked(before=T0 + 1, limit=10) == []
+
+
+async def test_a_save_unparks_its_bodies_only_when_its_write_wins(store: Store) -> None:
+    folded = await store.park(group="g", source="alertmanager", body='{"n":1}', now=T0)
+    other = await store.park(group="g", source="alertmanager", body='{"n":2}', now=T0)
+    assert await store.save(key="k", data="one", expected_version=0, now=T0, unpark=[folded])
+    assert [p.id for p in await store.parked(before=T0 + 1, limit=10)] == [other]
+    lost = await store.save(key="k", data="two", expected_version=0, now=T0, unpark=[other])
+    assert not lost
+    assert [p.id for p in await store.parked(before=T0 + 1, limit=10)] == [other], (
+        "a write that lost unparks nothing"
+    )
+    state = await store.get_state("k")
+    assert state is not None
+    assert state.data == "one"
+
+
+async def test_parked_ids_increase_across_replicas(store: Store, other_store: Store) -> None:
+    ids = []
+    for i in range(4):
+        replica = store if i % 2 == 0 else other_store
+        ids.append(await replica.park(group="g", source="grafana", body="{}", now=T0 + i))
+    assert ids == sorted(set(ids))
+    await store.unpark([ids[-1]])  # forgetting the newest does not let its id come back
+    newer = await other_store.park(group="g", source="grafana", body="{}", now=T0 + 9)
+    assert newer > ids[-1]
+    assert [p.id for p in await other_store.parked(before=T0 + 10, limit=10)] == [*ids[:-1], newer]
+
+
+async def test_parked_bodies_round_trip_exactly(store: Store) -> None:
+    odd = '{"summary":"Latenz über Grenzwert \u2014 日本語 ✓ 🚨","x":"line\\nbreak"}\n\t'
+    large = '{"alerts":[' + ",".join(f'{{"i":{i},"s":"é{i}"}}' for i in range(150_000)) + "]}"
+    assert len(large.encode()) > 2_000_000
+    small_id = await store.park(group="grp:ü", source="alertmanager", body=odd, now=T0 + 0.125)
+    large_id = await store.park(group="g", source="grafana", body=large, now=T0 + 0.5)
+    small, big = await store.parked(before=T0 + 1, limit=10)
+    assert small == Parked(
+        id=small_id, group="grp:ü", source="alertmanager", body=odd, at=T0 + 0.125
+    )
+    assert (big.id, big.at) == (large_id, T0 + 0.5)
+    assert big.body == large
+
+
 # --- two replicas -----------------------------------------------------------------------------
 
 
@@ -404,6 +492,30 @@ async def test_concurrent_claims_from_two_replicas_get_each_item_once(
     won = [r.key for r in results if r is not None]
     assert sorted(won) == sorted(keys)
     assert await claim(other_store, now=T0 + 1) is None
+
+
+# --- SQLite only ------------------------------------------------------------------------------
+
+
+async def test_a_sqlite_database_from_before_parking_gets_the_table_on_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    old = await open_store(f"sqlite:///{path}")
+    assert await old.save(key="k", data="kept", expected_version=0, now=T0)
+    await old.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("DROP TABLE parked")  # as a database written before parking existed
+        conn.commit()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        id_ = await store.park(group="g", source="alertmanager", body="{}", now=T0)
+        assert [p.id for p in await store.parked(before=T0 + 1, limit=1)] == [id_]
+        state = await store.get_state("k")
+        assert state is not None
+        assert state.data == "kept"
+    finally:
+        await store.close()
 
 
 # --- Redis only -------------------------------------------------------------------------------

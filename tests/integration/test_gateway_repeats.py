@@ -134,6 +134,7 @@ class CountingStore(SqliteStore):
         now: float,
         seen: Sequence[str] = (),
         seen_ttl: float = 0.0,
+        unpark: Sequence[int] = (),
     ) -> bool:
         saved = await super().save(
             key=key,
@@ -143,6 +144,7 @@ class CountingStore(SqliteStore):
             now=now,
             seen=seen,
             seen_ttl=seen_ttl,
+            unpark=unpark,
         )
         if saved and seen:  # marked in the same transaction as the state
             self.marked.append(list(seen))

@@ -23,6 +23,7 @@ from chatops.http import edge
 from chatops.keys import CONFIG, HTTP, METRICS, SENDER, SETTINGS, STORE, TRANSPORT
 from chatops.settings import Settings, secret_value
 from chatops.slack_events import add_bot_routes
+from gateway.folder import Folder
 from gateway.options import GatewayOptions
 from gateway.promotions import WatchedModel
 from gateway.registry_events import RegistryEvents
@@ -87,6 +88,7 @@ def gateway_options(settings: Settings, config: AppConfig) -> GatewayOptions:
         drift_secret=secret_value(settings.chatops_drift_secret),
         body_timeout=settings.chatops_body_timeout,
         post_resolved_only_groups=config.gateway.post_resolved_only_groups,
+        defer_after=settings.chatops_defer_after,
     )
 
 
@@ -171,8 +173,12 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
     options = gateway_options(app[SETTINGS], app[CONFIG])
     if options.webhook_token is None:
         log.warning("webhook_auth_disabled", reason="CHATOPS_WEBHOOK_TOKEN is not set")
-    app[GATEWAY] = Gateway(app[STORE], options, app[METRICS], wake_sender=app[SENDER].notify)
+    gateway = Gateway(app[STORE], options, app[METRICS], wake_sender=app[SENDER].notify)
+    app[GATEWAY] = gateway
+    folder = Folder(gateway, recover_after=app[SETTINGS].chatops_defer_recover_after)
+    folder.start()
     yield
+    await folder.stop()
 
 
 def watched_models(config: AppConfig) -> dict[str, WatchedModel]:

@@ -58,6 +58,24 @@ class Settings(BaseSettings):
         le=300,
         description="Seconds to receive a whole request body (webhooks, Slack); 408 after.",
     )
+    chatops_defer_after: int | None = Field(
+        default=4,
+        ge=0,
+        le=10_000,
+        description=(
+            "Alert notifications being folded at once past which a new one is parked in the "
+            "store, answered 202 and folded later with its group's next ones (unset: never)."
+        ),
+    )
+    chatops_defer_recover_after: float = Field(
+        default=30.0,
+        ge=0.5,
+        le=3600,
+        description=(
+            "Seconds after which a replica folds the notifications another one parked and did "
+            "not fold (it died); a starting replica folds every parked one at once."
+        ),
+    )
     chatops_outbox_lease: float = Field(
         default=30.0,
         gt=0,

@@ -4,4 +4,13 @@ What the composition root uses: the ingest service, its options and routes, the 
 clicked what, the drift states, and the promotion cards with the registry events behind them.
 """
 
-__all__ = ["drift", "options", "promotions", "records", "registry_events", "routes", "service"]
+__all__ = [
+    "drift",
+    "folder",
+    "options",
+    "promotions",
+    "records",
+    "registry_events",
+    "routes",
+    "service",
+]

@@ -92,6 +92,9 @@ class Incident:
     # not receiving, or not running, while they fired)
     first_seen_resolved: bool = False
     grafana: GrafanaGroupInfo | None = None  # set for a group Grafana sent
+    # when the latest notification folded here was received (a deferred one: parked), so a
+    # notification received before it and folded after it is known to be older
+    received_at: float = 0.0
 
     @property
     def status(self) -> Status:

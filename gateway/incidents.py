@@ -83,6 +83,16 @@ def starts_new_incident(current: Incident | None, payload: AlertmanagerPayload) 
 DEFAULT_LIMIT = 500
 
 
+def resolutions(payload: AlertmanagerPayload) -> AlertmanagerPayload:
+    """What is left of a notification received before one the incident already holds: only its
+    resolved alerts. Alertmanager sends a firing alert again in every notification of its group
+    (the later one said what fires), but a resolution only once, so it still counts; and the
+    rest of the group is not resolved by it (`merge` resolves what a resolved notification
+    does not list), nor does it open a new incident."""
+    resolved = [a for a in payload.alerts if a.status == "resolved"]
+    return payload.model_copy(update={"alerts": resolved, "status": "firing"})
+
+
 def merge(
     incident: Incident,
     payload: AlertmanagerPayload,

@@ -102,6 +102,7 @@ class Intake:
         self._annotations = annotations  # each alert's annotations as received
         self.keys = same.keys if same is not None else tuple(k.key for k in entries)
         self.group_key = envelope.group_key
+        self.status = envelope.status
         self.fresh = fresh  # alerts validated into models (not reused from the last body)
 
     @functools.cached_property

@@ -49,6 +49,8 @@ class GatewayOptions:
     body_timeout: float = 10.0  # seconds to receive a whole webhook body (408 after)
     # post a group whose first notification here is already resolved (said so in the message)
     post_resolved_only_groups: bool = True
+    # folds in progress past which a notification is parked and folded later (None: never)
+    defer_after: int | None = 4
 
     def channel_for(self, model: str | None) -> str:
         return self.model_channels.get(model or "", self.default_channel)

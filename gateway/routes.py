@@ -200,16 +200,21 @@ async def _handle_alertmanager(request: web.Request, gateway: Gateway, body: byt
         return repeat
     if screened.other_sender:  # a Grafana contact point pointed at this URL: welcome too
         return await _handle_grafana(request, gateway, body)
-    intake = screened.intake
-    payload = intake.payload if intake is not None else await read_alertmanager(body)
-    structlog.contextvars.bind_contextvars(group_key=payload.group_key)
-    return await gateway.ingest_alertmanager(payload, screened)
+    intake = screened.intake  # builds the payload only if the fold is not deferred
+    notification = intake if intake is not None else await read_alertmanager(body)
+    structlog.contextvars.bind_contextvars(group_key=notification.group_key)
+    return await gateway.ingest_alertmanager(notification, screened, body=_parkable(body))
 
 
 async def _handle_grafana(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:
     payload = await read_grafana(body)
     structlog.contextvars.bind_contextvars(group_key=payload.group_key, source="grafana")
-    return await gateway.ingest_alertmanager(payload)
+    return await gateway.ingest_alertmanager(payload, body=_parkable(body), source="grafana")
+
+
+def _parkable(body: bytes) -> bytes | None:
+    """A body that may wait for its fold (`gateway.deferred`): whole large groups never do."""
+    return body if len(body) <= MAX_BODY else None
 
 
 async def _handle_drift(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:

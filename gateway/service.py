@@ -11,34 +11,30 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 
 import structlog
 
 from gateway import incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
+from gateway.deferred import Waiting, WaitingGroups, coalesced, event_keys_of, segments
 from gateway.drift_folds import DriftFolds
+from gateway.folding import Fold, cpu, payload_of
 from gateway.incident_model import Change, Incident, Status, state_key
+from gateway.intake import Intake
 from gateway.known_incidents import KnownIncidents
 from gateway.options import GatewayOptions, Outcome, deduplicated
 from gateway.render import message_update, render_changes, render_incident
 from gateway.repeats import KnownBodies, Screened, screen
+from gateway.serials import Serials
 from slackio.metrics import Metrics
 from storage import MessageUpdate, Store, Versioned, cas
 from storage.cas import Write
 
 log = structlog.get_logger("gateway")
-
-
-T = TypeVar("T")
-# A notification with more alerts than this is merged and rendered in a worker thread, so the
-# event loop keeps answering (/healthz, other webhooks) while a huge group is folded.
-OFF_LOOP_ALERTS = 200
 
 
 class Gateway(DriftFolds):
@@ -58,11 +54,13 @@ class Gateway(DriftFolds):
         self.metrics = metrics
         self.wake_sender = wake_sender
         self._clock = clock
-        self._serials: dict[str, _Serial] = {}
+        self.serials = Serials()
         self._recent = RecentEvents()
         self._bodies = KnownBodies()
         self._alerts = intake.KnownAlerts()
         self._incidents = KnownIncidents()
+        self.waiting = WaitingGroups()
+        self.deferred_total = 0
         # one whole large group body (over 1 MiB) read, parsed and folded at a time
         self.large_bodies = asyncio.Semaphore(1)
 
@@ -83,26 +81,95 @@ class Gateway(DriftFolds):
         return screened, None
 
     async def ingest_alertmanager(
-        self, payload: AlertmanagerPayload, screened: Screened | None = None
+        self,
+        notification: AlertmanagerPayload | Intake,
+        screened: Screened | None = None,
+        *,
+        body: bytes | None = None,
+        source: str = "alertmanager",
     ) -> Outcome:
-        """Fold one Alertmanager notification into its group's incident message."""
-        keys: Sequence[str]
-        if screened is not None and screened.keys is not None:
-            keys = screened.keys
-        else:
-            keys = await _cpu(len(payload.alerts), functools.partial(event_keys, payload))
+        """Fold one Alertmanager notification (its payload, or its `Intake` that builds it)
+        into its group's incident message; under load (`gateway.deferred`), park its `body`
+        and fold it later with the group's next ones."""
+        group = notification.group_key
+        keys = await self._keys(notification, screened)
         if self._recent.all_seen(keys, now=self._clock()):
             outcome = deduplicated(self.metrics, "alertmanager")
+        elif body is not None and self.waiting.wanted(
+            group, folding=self.serials.folding, after=self.options.defer_after
+        ):
+            outcome = await self._defer(notification, keys, body, source)
         else:
-            async with self._one_at_a_time(payload.group_key):
-                outcome = await self._record(payload, keys)
+            outcome = await self._fold_now(payload_of(notification), keys)
         if screened is not None and outcome is not Outcome.IGNORED:
-            self._bodies.remember(payload.group_key, screened, keys)
+            self._bodies.remember(group, screened, keys)
             if screened.intake is not None:
-                self._alerts.remember(payload.group_key, screened.intake.known)
+                self._alerts.remember(group, screened.intake.known)
         return outcome
 
-    async def _record(self, payload: AlertmanagerPayload, keys: Sequence[str]) -> Outcome:
+    async def _keys(
+        self, notification: AlertmanagerPayload | Intake, screened: Screened | None
+    ) -> Sequence[str]:
+        if screened is not None and screened.keys is not None:
+            return screened.keys
+        if isinstance(notification, Intake):
+            return notification.keys
+        size = len(notification.alerts)
+        return await cpu(size, functools.partial(event_keys, notification))
+
+    async def _fold_now(self, payload: AlertmanagerPayload, keys: Sequence[str]) -> Outcome:
+        """Fold while the webhook waits: after the group's waiting notifications, if any
+        (more were waiting than memory holds)."""
+        async with self.serials.one_at_a_time(payload.group_key):
+            earlier = self.waiting.take(payload.group_key)
+            if earlier:
+                await self.fold_waiting(payload.group_key, earlier)
+            return await self._record(payload, keys)
+
+    async def _defer(
+        self, notification: AlertmanagerPayload | Intake, keys: Sequence[str], body: bytes,
+        source: str,
+    ) -> Outcome:  # fmt: skip
+        """Park the body (durable) and leave the fold to the folder: answered ACCEPTED."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # JSON in UTF-16 or -32: kept nowhere, folded now
+            return await self._fold_now(payload_of(notification), keys)
+        group = notification.group_key
+        first = self._alerts.of(group) is None  # no body of this group folded here yet
+        at = self._clock()
+        parked = await self.store.park(group=group, source=source, body=text, now=at)
+        waiting = Waiting(
+            notification, keys, parked, at=at, resolved=notification.status == "resolved"
+        )
+        self.waiting.add(group, waiting, first=first)
+        self.deferred_total += 1
+        self.metrics.child(self.metrics.notifications_deferred, source).inc()
+        self.metrics.notifications_waiting.set(self.waiting.count)
+        return Outcome.ACCEPTED
+
+    async def fold_waiting(self, group: str, waiting: Sequence[Waiting]) -> None:
+        """Fold a group's waiting notifications, each run of them as one (`deferred.segments`);
+        their parked bodies go with the write, or at once when nothing is written."""
+        self.metrics.notifications_waiting.set(self.waiting.count)
+        for run in segments(waiting):
+            keys, parked = event_keys_of(run), [w.parked for w in run]
+            outcome = Outcome.DUPLICATE
+            if not self._recent.all_seen(keys, now=self._clock()):
+                payload = coalesced(run)
+                received = max(w.at for w in run)
+                outcome = await self._record(payload, keys, unpark=parked, received=received)
+            if outcome is not Outcome.ACCEPTED:
+                await self.store.unpark(parked)
+            log.debug("deferred_folded", group_key=group, notifications=len(run))
+
+    async def _record(
+        self,
+        payload: AlertmanagerPayload,
+        keys: Sequence[str],
+        unpark: Sequence[int] = (),
+        received: float | None = None,
+    ) -> Outcome:
         """Fold unless the store has every event; the store reads and writes only the keys
         this process does not remember, and those it remembers past half the window."""
         now, window = self._clock(), self.options.dedup_window
@@ -114,7 +181,8 @@ class Gateway(DriftFolds):
             self._recent.remember(unknown, until=now + window / 2)
             return deduplicated(self.metrics, "alertmanager")
         marked = unknown + [k for k, expiry in fresh.items() if expiry - now < window / 2]
-        outcome = await self._fold_group(payload, now, seen, marked)
+        fold = Fold(now, received, seen, marked, unpark)
+        outcome = await self._fold_group(payload, fold)
         if outcome is Outcome.IGNORED:  # nothing recorded: a later firing is still new
             return outcome
         if outcome is not Outcome.ACCEPTED:  # no write carried them
@@ -122,26 +190,7 @@ class Gateway(DriftFolds):
         self._recent.remember(marked, until=now + window)
         return outcome
 
-    @asynccontextmanager
-    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
-        """Copies of one notification (an Alertmanager HA pair sends two) that reach this
-        process together are handled one after the other, so the second is a cheap `seen`
-        hit instead of a lost compare-and-set after a full merge and render. Across replicas
-        the compare-and-set alone keeps them correct.
-        """
-        serial = self._serials.setdefault(key, _Serial())
-        serial.users += 1
-        try:
-            async with serial.lock:
-                yield
-        finally:
-            serial.users -= 1
-            if serial.users == 0:
-                del self._serials[key]
-
-    async def _fold_group(
-        self, payload: AlertmanagerPayload, now: float, seen: set[str], marked: list[str]
-    ) -> Outcome:
+    async def _fold_group(self, payload: AlertmanagerPayload, fold: Fold) -> Outcome:
         """Fold into the group's incident; a write also marks `marked` seen (one transaction)."""
         key = state_key(payload.group_key)
         outcome = Outcome.DUPLICATE
@@ -153,15 +202,16 @@ class Gateway(DriftFolds):
             if current is None and self._skips_resolved_only(payload):
                 outcome = Outcome.IGNORED
                 return None
-            folded = await self._fold_into(current, payload, now, seen)
+            folded = await self._fold_into(current, payload, fold)
             if folded is None:
                 outcome = Outcome.DUPLICATE
                 return None
             merged, changes, message, data = folded
             result[:] = [(merged, changes, message, stored.version if stored else 0)]
-            return Write(data, [message], seen=marked, seen_ttl=self.options.dedup_window)
+            window = self.options.dedup_window
+            return Write(data, [message], seen=fold.marked, seen_ttl=window, unpark=fold.unpark)
 
-        write = await cas.update(self.store, key, change, now=now)
+        write = await cas.update(self.store, key, change, now=fold.now)
         if write is None:
             return (
                 deduplicated(self.metrics, "alertmanager")
@@ -184,14 +234,18 @@ class Gateway(DriftFolds):
         self,
         current: Incident | None,
         payload: AlertmanagerPayload,
-        now: float,
-        seen: set[str],
+        fold: Fold,
     ) -> tuple[Incident, list[Change], MessageUpdate, str] | None:
         """`_folded`, after looking up how the alerts only counted were folded before."""
-        size, when = len(payload.alerts), datetime.fromtimestamp(now, UTC)
-        candidates = functools.partial(earlier_candidates, payload, current, seen)
-        earlier = await earlier_statuses(self.store, await _cpu(size, candidates), now=now)
-        return await _cpu(size, functools.partial(self._folded, current, payload, when, earlier))
+        received = fold.received
+        if received is not None and current is not None and current.received_at > received:
+            payload = incidents.resolutions(payload)  # deferred, older than the incident
+        size, now = len(payload.alerts), fold.now
+        candidates = functools.partial(earlier_candidates, payload, current, fold.seen)
+        earlier = await earlier_statuses(self.store, await cpu(size, candidates), now=now)
+        received = now if received is None else received
+        folded = functools.partial(self._folded, current, payload, fold.when, earlier, received)
+        return await cpu(size, folded)
 
     def _skips_resolved_only(self, payload: AlertmanagerPayload) -> bool:
         """A group first seen already resolved, when such groups are not posted."""
@@ -206,6 +260,7 @@ class Gateway(DriftFolds):
         payload: AlertmanagerPayload,
         when: datetime,
         earlier: Mapping[str, Status],
+        received: float,
     ) -> tuple[Incident, list[Change], MessageUpdate, str] | None:
         """The merged incident, its changes, message and stored form; None if nothing changed.
 
@@ -220,6 +275,7 @@ class Gateway(DriftFolds):
         merged, changes = incidents.merge(base, payload, now=when, limit=limit, earlier=earlier)
         if not changes and base is current:
             return None
+        merged = replace(merged, received_at=max(received, base.received_at))
         message = self.incident_message(merged, changes if base is current else [])
         return merged, changes, message, incidents.dump_incident(merged)
 
@@ -236,14 +292,3 @@ class Gateway(DriftFolds):
         return message_update(
             incident.message_key, channel, rendered, reply=reply, event_type="chatops_incident"
         )
-
-
-async def _cpu(alerts: int, work: Callable[[], T]) -> T:
-    """Run pure CPU work for a notification: in a worker thread when it has many alerts."""
-    return await asyncio.to_thread(work) if alerts > OFF_LOOP_ALERTS else work()
-
-
-@dataclass
-class _Serial:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0

@@ -45,6 +45,19 @@ _DEFINITIONS: Final = (
         ("source",),
     ),
     _Definition(
+        "notifications_deferred",
+        Counter,
+        "chatops_notifications_deferred_total",
+        "Notifications answered once parked, folded later with their group's next ones.",
+        ("source",),
+    ),
+    _Definition(
+        "notifications_waiting",
+        Gauge,
+        "chatops_notifications_waiting",
+        "Deferred notifications waiting for their fold.",
+    ),
+    _Definition(
         "slack_requests",
         Counter,
         "chatops_slack_requests_total",
@@ -119,6 +132,8 @@ class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     webhooks_received: Counter = field(init=False)
     notifications_deduplicated: Counter = field(init=False)
+    notifications_deferred: Counter = field(init=False)
+    notifications_waiting: Gauge = field(init=False)
     slack_requests: Counter = field(init=False)
     outbox_pending: Gauge = field(init=False)
     outbox_lag: Gauge = field(init=False)

@@ -149,9 +149,9 @@ class Store(Protocol):
     async def park(self, *, group: str, source: str, body: str, now: float) -> int:
         """Durably keep a webhook body accepted before it is folded; its id (increasing)."""
 
-    async def parked(self, *, before: float, limit: int) -> list[Parked]:
-        """Bodies parked before `before` and not yet unparked, oldest first, at most `limit`
-        (what a crashed process accepted and never folded)."""
+    async def parked(self, *, before: float, after: int = 0, limit: int) -> list[Parked]:
+        """Bodies parked before `before` with an id over `after`, not yet unparked, oldest
+        first, at most `limit` (what a crashed process accepted and never folded)."""
 
     async def unpark(self, ids: Sequence[int]) -> None:
         """Forget parked bodies once folded (or found already folded); unknown ids are fine."""

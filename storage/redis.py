@@ -191,9 +191,9 @@ class RedisStore:
         with _translated():
             return await self._parking.park(group=group, source=source, body=body, now=now)
 
-    async def parked(self, *, before: float, limit: int) -> list[Parked]:
+    async def parked(self, *, before: float, after: int = 0, limit: int) -> list[Parked]:
         with _translated():
-            return await self._parking.parked(before=before, limit=limit)
+            return await self._parking.parked(before=before, after=after, limit=limit)
 
     async def unpark(self, ids: Sequence[int]) -> None:
         if ids:

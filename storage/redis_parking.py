@@ -37,8 +37,8 @@ class RedisParking:
             await pipe.execute()
         return id_
 
-    async def parked(self, *, before: float, limit: int) -> list[Parked]:
-        ids = await self._old_enough(before=before, limit=limit)
+    async def parked(self, *, before: float, after: int, limit: int) -> list[Parked]:
+        ids = await self._old_enough(before=before, after=after, limit=limit)
         if not ids:
             return []
         records = await self._r.hmget(self._records, [str(i) for i in ids])
@@ -47,10 +47,11 @@ class RedisParking:
             rows.parked(i, rows.text(r)) for i, r in zip(ids, records, strict=True) if r is not None
         ]
 
-    async def _old_enough(self, *, before: float, limit: int) -> list[int]:
-        """Up to `limit` ids parked before `before`, lowest first, from `parked_at` alone."""
+    async def _old_enough(self, *, before: float, after: int, limit: int) -> list[int]:
+        """Up to `limit` ids over `after` parked before `before`, lowest first, from
+        `parked_at` alone."""
         ids: list[int] = []
-        low = "-inf"
+        low = f"({after}"
         while len(ids) < limit:
             page = await self._r.zrangebyscore(self._order, low, "+inf", start=0, num=SCAN)
             # Without withscores every member is a string (redis-py's type allows pairs too).

@@ -226,10 +226,12 @@ class SqliteStore:
         park = self._tx(lambda db: parking.park(db, group=group, source=source, body=body, now=now))
         return await self._run(park)
 
-    async def parked(self, *, before: float, limit: int) -> list[Parked]:
+    async def parked(self, *, before: float, after: int = 0, limit: int) -> list[Parked]:
         if limit <= 0:
             return []
-        return await self._run(lambda: parking.parked(self._db, before=before, limit=limit))
+        return await self._run(
+            lambda: parking.parked(self._db, before=before, after=after, limit=limit)
+        )
 
     async def unpark(self, ids: Sequence[int]) -> None:
         if ids:

@@ -30,11 +30,11 @@ def park(db: sqlite3.Connection, *, group: str, source: str, body: str, now: flo
     return cursor.lastrowid
 
 
-def parked(db: sqlite3.Connection, *, before: float, limit: int) -> list[Parked]:
+def parked(db: sqlite3.Connection, *, before: float, after: int, limit: int) -> list[Parked]:
     """Oldest (lowest id) first; `limit` is positive (the store answers others itself)."""
     found = db.execute(
-        "SELECT id, grp, source, body, at FROM parked WHERE at < ? ORDER BY id LIMIT ?",
-        (before, limit),
+        "SELECT id, grp, source, body, at FROM parked WHERE at < ? AND id > ? ORDER BY id LIMIT ?",
+        (before, after, limit),
     ).fetchall()
     return [Parked(id=r[0], group=r[1], source=r[2], body=r[3], at=r[4]) for r in found]
 

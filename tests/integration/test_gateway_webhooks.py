@@ -15,9 +15,9 @@ import pytest
 from chatops.keys import STORE
 from gateway import alertmanager, incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, parse_alertmanager
+from gateway.folding import OFF_LOOP_ALERTS
 from gateway.incident_model import state_key
 from gateway.incidents import load_incident
-from gateway.service import OFF_LOOP_ALERTS
 from tests.fakes.app import DEFAULT_CONFIG, bearer, outbox_drained
 from tests.fakes.service import group_body, group_key
 from tests.fakes.slack import FakeSlack

@@ -88,7 +88,8 @@ class Fleet:
 
 @pytest.fixture
 async def fleet(fake_slack: FakeSlack, tmp_path: Path, redis_url: str) -> AsyncIterator[Fleet]:
-    replicas = Fleet(fake_slack, tmp_path, redis_url)
+    # a replica folds what a dead one parked after 1 s (30 s by default)
+    replicas = Fleet(fake_slack, tmp_path, redis_url, chatops_defer_recover_after="1")
     yield replicas
     await replicas.stop()
 
@@ -120,10 +121,12 @@ async def steps_to_all(fleet: Fleet, http: aiohttp.ClientSession, steps: list[li
 
 
 async def drained(store: Store, within: float = 30.0) -> None:
-    """Wait until no replica has anything left to send (the outbox is shared)."""
+    """Wait until no replica has anything left to fold or send (parked notifications and the
+    outbox are shared)."""
     async with asyncio.timeout(within):
         while True:
-            if (await store.outbox_stats()).pending == 0:
+            parked = await store.parked(before=float("inf"), limit=1)
+            if not parked and (await store.outbox_stats()).pending == 0:
                 break
             await asyncio.sleep(0.1)  # the store has no change event to wait on
     await asyncio.sleep(0.3)  # nothing more must happen after this; the asserts check that

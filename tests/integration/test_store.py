@@ -410,6 +410,9 @@ async def test_parked_bodies_come_back_oldest_first_before_the_given_time(store:
     assert await store.parked(before=T0, limit=10) == [], "`before` is exclusive"
     assert [p.id for p in await store.parked(before=T0 + 10, limit=2)] == [first, second]
     assert await store.parked(before=T0 + 10, limit=0) == []
+    after_first = await store.parked(before=T0 + 10, after=first, limit=10)
+    assert [p.id for p in after_first] == [second, third], "`after` pages on by id"
+    assert await store.parked(before=T0 + 10, after=third, limit=10) == []
 
 
 async def test_parked_skips_recent_bodies_parked_with_lower_ids(
@@ -423,6 +426,8 @@ async def test_parked_skips_recent_bodies_parked_with_lower_ids(
     assert [p.id for p in await store.parked(before=T0 + 3, limit=2)] == [ids[3], ids[5]]
     assert [p.id for p in await store.parked(before=T0 + 3, limit=5)] == [ids[3], ids[5], ids[6]]
     assert len(await store.parked(before=T0 + 9, limit=7)) == 7
+    later = await store.parked(before=T0 + 3, after=ids[3], limit=5)
+    assert [p.id for p in later] == [ids[5], ids[6]]
 
 
 async def test_unpark_forgets_bodies_and_ignores_unknown_ids(store: Store) -> None:

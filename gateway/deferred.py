@@ -31,8 +31,9 @@ MAX_WAITING = 5_000
 # A parked body this old that this process does not hold is a dead process's: fold it here.
 RECOVER_AFTER = 30.0
 # While webhooks keep arriving, the folder leaves the event loop to them for this share of the
-# time: each fold is followed by a pause (3 times its length), so several notifications of a
-# group gather for the next one and the webhooks are answered meanwhile.
+# time: each fold is followed by a pause (3 times its length, at most `folder.MAX_PAUSE`; none
+# while a group waits for its first message), so several notifications of a group gather for
+# the next one and the webhooks are answered meanwhile.
 FOLDER_SHARE = 0.25
 
 
@@ -154,8 +155,14 @@ class WaitingGroups:
         self._forget(items)
         return items
 
+    @property
+    def first_waiting(self) -> bool:
+        """Whether a group waits for its first message (the folder does not pause then)."""
+        return bool(self._first)
+
     async def next(self) -> tuple[str, list[Waiting]]:
-        """The group that has waited longest, with its notifications (waits for one)."""
+        """The group waiting for its first message longest, else the group that has waited
+        longest, with its notifications (waits for one)."""
         while not self._groups:
             self._ready.clear()
             await self._ready.wait()

@@ -29,6 +29,9 @@ log = structlog.get_logger("gateway.folder")
 
 RETRY_AFTER = 1.0  # seconds before a fold that the store refused is tried again
 MAX_PAUSE = 0.1  # seconds: a fold slowed by a busy store does not hold the others back long
+# Folds run this many at a time (each one group; a group's folds one after the other): each
+# waits for the store, and for the event loop between its steps while webhooks are answered.
+FOLDERS = 4
 RECOVER_BATCH = 500
 
 
@@ -46,9 +49,10 @@ class Folder:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._fold_forever(), name="gateway-folder"),
-            asyncio.create_task(self._recover_forever(), name="gateway-recovery"),
+            asyncio.create_task(self._fold_forever(), name=f"gateway-folder-{n}")
+            for n in range(FOLDERS)
         ]
+        self._tasks.append(asyncio.create_task(self._recover_forever(), name="gateway-recovery"))
 
     async def stop(self) -> None:
         """Stop both tasks; what still waits stays parked for the next start."""
@@ -75,7 +79,8 @@ class Folder:
             except Exception:  # a bug: logged; the bodies stay parked for the recovery
                 log.exception("deferred_fold_crashed", group_key=group)
                 continue
-            if self._gateway.deferred_total != deferred_before:  # webhooks keep coming
+            busy = self._gateway.deferred_total != deferred_before  # webhooks keep coming
+            if busy and not self.waiting.first_waiting:  # a new incident is never held back
                 spent = time.perf_counter() - started
                 await asyncio.sleep(min(MAX_PAUSE, spent * (1 - FOLDER_SHARE) / FOLDER_SHARE))
 

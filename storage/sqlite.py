@@ -84,6 +84,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._worker = BatchingWorker("sqlite")
         self._last_purge = 0.0
+        self._parks = parking.ParkBatcher(lambda fn: self._run(self._tx(fn)))
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -138,6 +139,7 @@ class SqliteStore:
         await self._run(lambda: self._db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
+        await self._parks.close()
         await self._worker.close(last=self._disconnect)
 
     def _disconnect(self) -> None:
@@ -223,8 +225,7 @@ class SqliteStore:
         return await self._run(self._tx(op))
 
     async def park(self, *, group: str, source: str, body: str, now: float) -> int:
-        park = self._tx(lambda db: parking.park(db, group=group, source=source, body=body, now=now))
-        return await self._run(park)
+        return await self._parks.park((group, source, body, now))
 
     async def parked(self, *, before: float, after: int = 0, limit: int) -> list[Parked]:
         if limit <= 0:

@@ -456,6 +456,25 @@ async def test_a_save_unparks_its_bodies_only_when_its_write_wins(store: Store) 
     assert state.data == "one"
 
 
+async def test_bodies_parked_together_are_kept_each_with_its_own_id(store: Store) -> None:
+    """SQLite parks what arrives together in one transaction; a caller that gives up (its
+    client went away) leaves the others' bodies parked and answered."""
+    parks = [
+        asyncio.create_task(store.park(group=f"g{i}", source="alertmanager", body=f"{i}", now=T0))
+        for i in range(50)
+    ]
+    await asyncio.sleep(0)
+    parks[7].cancel()
+    done = await asyncio.gather(*parks, return_exceptions=True)
+    ids = [i for i in done if isinstance(i, int)]
+    assert len(ids) == 49
+    assert len(set(ids)) == 49
+    found = {p.body: p.id for p in await store.parked(before=T0 + 1, limit=100)}
+    assert {b: i for b, i in found.items() if b != "7"} == {
+        str(n): done[n] for n in range(50) if n != 7
+    }
+
+
 async def test_parked_ids_increase_across_replicas(store: Store, other_store: Store) -> None:
     ids = []
     for i in range(4):

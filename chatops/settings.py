@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from urls import credentials
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         le=10_000,
         description=(
             "Alert notifications being folded at once past which a new one is parked in the "
-            "store, answered 202 and folded later with its group's next ones (unset: never)."
+            "store, answered 202 and folded later with its group's next ones (`off`: never)."
         ),
     )
     chatops_defer_recover_after: float = Field(
@@ -76,6 +76,15 @@ class Settings(BaseSettings):
             "not fold (it died); a starting replica folds every parked one at once."
         ),
     )
+
+    @field_validator("chatops_defer_after", mode="before")
+    @classmethod
+    def _defer_off(cls, value: object) -> object:
+        """`off` (or empty) turns deferred folds off; anything else must be a number."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off"):
+            return None
+        return value
+
     chatops_outbox_lease: float = Field(
         default=30.0,
         gt=0,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from gateway.alertmanager import AlertmanagerPayload
@@ -42,7 +42,22 @@ class _Lazy(Protocol):
     def payload(self) -> AlertmanagerPayload: ...
 
 
-Readable = AlertmanagerPayload | _Lazy  # a payload, or what builds it (`gateway.intake.Intake`)
+Readable = AlertmanagerPayload | _Lazy  # a payload, or what builds it (`Reread`)
+
+
+class Reread:
+    """A deferred notification kept as the body it came in (a third of the memory of its
+    parsed form), read again if its fold needs it (`Waiting.payload`): it was valid."""
+
+    __slots__ = ("_body", "_read")
+
+    def __init__(self, body: bytes, read: Callable[[bytes], AlertmanagerPayload]) -> None:
+        self._body = body
+        self._read = read
+
+    @property
+    def payload(self) -> AlertmanagerPayload:
+        return self._read(self._body)
 
 
 class Waiting:

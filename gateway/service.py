@@ -20,9 +20,10 @@ import structlog
 from gateway import incidents, intake
 from gateway.alertmanager import OFF_LOOP_BYTES, AlertmanagerPayload
 from gateway.dedup import RecentEvents, earlier_candidates, earlier_statuses, event_keys
-from gateway.deferred import Waiting, WaitingGroups, coalesced, event_keys_of, segments
+from gateway.deferred import Reread, Waiting, WaitingGroups, coalesced, event_keys_of, segments
 from gateway.drift_folds import DriftFolds
 from gateway.folding import Fold, cpu, payload_of
+from gateway.grafana import parse_grafana
 from gateway.incident_model import Change, Incident, Status, state_key
 from gateway.intake import Intake
 from gateway.known_incidents import KnownIncidents
@@ -139,14 +140,19 @@ class Gateway(DriftFolds):
         first = self._alerts.of(group) is None  # no body of this group folded here yet
         at = self._clock()
         parked = await self.store.park(group=group, source=source, body=text, now=at)
-        waiting = Waiting(
-            notification, keys, parked, at=at, resolved=notification.status == "resolved"
-        )
+        kept = Reread(body, self._reader(source))  # not its parsed form: a third of the memory
+        waiting = Waiting(kept, keys, parked, at=at, resolved=notification.status == "resolved")
         self.waiting.add(group, waiting, first=first)
         self.deferred_total += 1
         self.metrics.child(self.metrics.notifications_deferred, source).inc()
         self.metrics.notifications_waiting.set(self.waiting.count)
         return Outcome.ACCEPTED
+
+    def _reader(self, source: str) -> Callable[[bytes], AlertmanagerPayload]:
+        """How a parked body of `source` is read again (reusing the group's known alerts)."""
+        if source == "grafana":
+            return parse_grafana
+        return lambda body: intake.read(body, known_alerts=self._alerts).payload
 
     async def fold_waiting(self, group: str, waiting: Sequence[Waiting]) -> None:
         """Fold a group's waiting notifications, each run of them as one (`deferred.segments`);

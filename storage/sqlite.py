@@ -239,14 +239,7 @@ class SqliteStore:
             await self._run(self._tx(lambda db: parking.unpark(db, ids)))
 
     async def message(self, key: str) -> MessageRecord | None:
-        row = await self._run(
-            lambda: self._db.execute(
-                "SELECT key, channel, channel_id, ts, version, sent_version FROM messages "
-                "WHERE key = ?",
-                (key,),
-            ).fetchone()
-        )
-        return None if row is None else MessageRecord(*row)
+        return await self._run(lambda: outbox.message(self._db, key))
 
     async def claim(
         self, *, owner: str, lease_seconds: float, now: float, exclude_channels: Sequence[str]
@@ -294,20 +287,10 @@ class SqliteStore:
         )
 
     async def next_due(self, *, now: float) -> float | None:
-        row = await self._run(
-            lambda: self._db.execute(
-                "SELECT MIN(MAX(due_at, lease_until)) FROM messages WHERE pending = 1"
-            ).fetchone()
-        )
-        return None if row is None or row[0] is None else float(row[0])
+        return await self._run(lambda: outbox.next_due(self._db))
 
     async def outbox_stats(self) -> OutboxStats:
-        row = await self._run(
-            lambda: self._db.execute(
-                "SELECT COUNT(*), MIN(queued_at) FROM messages WHERE pending = 1"
-            ).fetchone()
-        )
-        return OutboxStats(pending=int(row[0]), oldest_queued_at=row[1])
+        return await self._run(lambda: outbox.stats(self._db))
 
     async def append_audit(self, entry: AuditEntry) -> None:
         await self._run(self._tx(lambda db: audit.append(db, entry)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from storage.base import MessageUpdate, OutboxItem
+from storage.base import MessageRecord, MessageUpdate, OutboxItem, OutboxStats
 
 # Only the placeholder list for excluded channels is formatted in; values are bound.
 # A claim looks at each channel's next item instead of scanning the backlog in due order:
@@ -144,3 +144,24 @@ def reserve_channel(db: sqlite3.Connection, channel: str, *, interval: float, no
         (channel, at + interval),
     )
     return at
+
+
+def message(db: sqlite3.Connection, key: str) -> MessageRecord | None:
+    row = db.execute(
+        "SELECT key, channel, channel_id, ts, version, sent_version FROM messages WHERE key = ?",
+        (key,),
+    ).fetchone()
+    return None if row is None else MessageRecord(*row)
+
+
+def next_due(db: sqlite3.Connection) -> float | None:
+    """Earliest time an unclaimed pending item becomes due."""
+    row = db.execute(
+        "SELECT MIN(MAX(due_at, lease_until)) FROM messages WHERE pending = 1"
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def stats(db: sqlite3.Connection) -> OutboxStats:
+    row = db.execute("SELECT COUNT(*), MIN(queued_at) FROM messages WHERE pending = 1").fetchone()
+    return OutboxStats(pending=int(row[0]), oldest_queued_at=row[1])

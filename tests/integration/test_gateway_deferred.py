@@ -22,6 +22,7 @@ from gateway.service import Gateway
 from slackio.metrics import Metrics
 from storage.sqlite import SqliteStore
 from tests.fakes.app import bearer, outbox_drained
+from tests.fakes.fixtures import fixture_bytes
 from tests.fakes.service import group_body, group_key, top_posts
 from tests.fakes.slack import FakeSlack
 
@@ -184,6 +185,22 @@ async def test_the_app_answers_at_once_and_the_folder_posts_one_message(
     assert len(incident.alerts) == 30
     metrics = await (await client.get("/metrics")).text()
     assert 'chatops_notifications_deferred_total{source="alertmanager"} 10.0' in metrics
+
+
+@pytest.mark.parametrize("route", ["/webhooks/grafana", "/webhooks/alertmanager"])
+async def test_a_deferred_grafana_group_is_read_again_as_grafana(
+    make_app: Any, fake_slack: FakeSlack, route: str
+) -> None:
+    client = await make_app(chatops_defer_after=0)
+    response = await client.post(route, data=fixture_bytes("grafana/docs_firing.json"),
+                                 headers=bearer())  # fmt: skip
+    assert response.status == 202, await response.text()
+    store = client.server.app[STORE]
+    await wait_until_async(lambda: parked_ids(store), [])
+    await outbox_drained(client)
+    (message,) = fake_slack.messages("#ml-alerts")
+    shown = message.text + json.dumps(message.blocks, ensure_ascii=False)
+    assert "B=44.2394, C=1" in shown, "read again as a Grafana group: its query values shown"
 
 
 async def test_bodies_parked_by_a_process_that_died_are_folded_at_the_next_start(

@@ -166,6 +166,26 @@ def test_environment_errors_name_the_variable_as_written(
     assert main(["serve", "--port", "0"]) == 2, "serve refuses to start on them"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"), [("4", 4), ("0", 0), ("off", None), ("OFF ", None), ("", None)]
+)
+def test_deferred_folds_are_a_number_of_folds_or_off(
+    value: str, expected: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATOPS_DEFER_AFTER", value)
+    assert Settings().chatops_defer_after == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "4.5"])
+def test_a_mistyped_defer_setting_stops_the_service(
+    value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATOPS_DEFER_AFTER", value)
+    code, _, err = check(capsys)
+    assert code == 1
+    assert "  CHATOPS_DEFER_AFTER: " in err
+
+
 def test_check_config_reads_chatops_config_without_a_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -32,16 +35,39 @@ MAX_PAUSE = 0.1  # seconds: a fold slowed by a busy store does not hold the othe
 # Folds run this many at a time (each one group; a group's folds one after the other): each
 # waits for the store, and for the event loop between its steps while webhooks are answered.
 FOLDERS = 4
+# Deferred notifications since the last trim that make a burst worth trimming the heap after.
+TRIM_AFTER = 1_000
+
+
+def heap_trimmer() -> Callable[[], object]:
+    """glibc's `malloc_trim(0)`: a burst's bodies (tens of KB each, allocated and freed by the
+    thousand) leave free pages in the C heap that the allocator keeps; this returns them. A no-op
+    where the C library has none (musl, macOS)."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0)
+
+
 RECOVER_BATCH = 500
 
 
 class Folder:
     """Folds `gateway.waiting` in the background; owned by the app (`start`, `stop`)."""
 
-    def __init__(self, gateway: Gateway, *, recover_after: float = RECOVER_AFTER) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        recover_after: float = RECOVER_AFTER,
+        trim: Callable[[], object] | None = None,
+    ) -> None:
         self._gateway = gateway
         self._recover_after = recover_after
         self._tasks: list[asyncio.Task[None]] = []
+        self._trim = trim if trim is not None else heap_trimmer()
+        self._trimmed_at = 0  # `deferred_total` when the heap was last trimmed
 
     @property
     def waiting(self) -> WaitingGroups:
@@ -79,10 +105,20 @@ class Folder:
             except Exception:  # a bug: logged; the bodies stay parked for the recovery
                 log.exception("deferred_fold_crashed", group_key=group)
                 continue
+            await self._after_burst()
             busy = self._gateway.deferred_total != deferred_before  # webhooks keep coming
             if busy and not self.waiting.first_waiting:  # a new incident is never held back
                 spent = time.perf_counter() - started
                 await asyncio.sleep(min(MAX_PAUSE, spent * (1 - FOLDER_SHARE) / FOLDER_SHARE))
+
+    async def _after_burst(self) -> None:
+        """Once nothing waits after a burst of deferred notifications, give the heap the
+        parked bodies went through back to the operating system (in a worker thread)."""
+        deferred = self._gateway.deferred_total
+        if self.waiting.count or deferred - self._trimmed_at < TRIM_AFTER:
+            return
+        self._trimmed_at = deferred
+        await asyncio.to_thread(self._trim)
 
     async def _recover_forever(self) -> None:
         before = time.time() + 1  # at start: every parked body is a dead process's

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from chatops.keys import STORE
+from gateway import folder as folder_module
 from gateway.alertmanager import parse_alertmanager
-from gateway.folder import Folder
+from gateway.folder import Folder, heap_trimmer
 from gateway.incident_model import state_key
 from gateway.incidents import load_incident
 from gateway.options import GatewayOptions, Outcome
@@ -231,6 +232,27 @@ async def test_recovery_skips_what_this_process_holds_and_requeues_the_rest(
     assert await folder.recover(before=NOW + 1) == 1, "only the one nobody here holds"
     assert gw.waiting.count == 2
     assert await folder.recover(before=NOW + 1) == 0
+
+
+async def test_the_heap_is_trimmed_once_a_burst_has_been_folded(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(folder_module, "TRIM_AFTER", 3)
+    gw = gateway(store, defer_after=0)
+    trims: list[float] = []
+    folder = Folder(gw, trim=lambda: trims.append(time.time()))
+    folder.start()
+    try:
+        for n in (3, 6, 9):
+            assert await send(gw, group_body(1, n)) is Outcome.ACCEPTED
+        await wait_until(lambda: len(trims) == 1)
+        assert gw.waiting.count == 0
+        assert await send(gw, group_body(2, 3)) is Outcome.ACCEPTED  # not a burst
+        await wait_until_async(lambda: parked_ids(store), [])
+        assert len(trims) == 1
+    finally:
+        await folder.stop()
+    heap_trimmer()()  # the real one runs here (glibc), or does nothing
 
 
 async def wait_until(check: Any, within: float = 10.0) -> None:

@@ -82,7 +82,11 @@ class Remembered:
     rests: list[dict[str, Any]]
     entries: tuple[Known, ...]
     keys: tuple[str, ...]
-    by_ident: dict[Hashable, Known]
+
+    @functools.cached_property
+    def by_ident(self) -> dict[Hashable, Known]:
+        """Built when first needed: a group that only grows never needs it."""
+        return {_ident(k.rest): k for k in self.entries}
 
 
 class Intake:
@@ -121,8 +125,7 @@ class Intake:
         entries = tuple(self._entries)
         if not entries or not all(k.rest for k in entries):
             return None
-        by_ident = {_ident(k.rest): k for k in entries}
-        return Remembered([k.rest for k in entries], entries, self.keys, by_ident)
+        return Remembered([k.rest for k in entries], entries, self.keys)
 
 
 def read(body: bytes, known_alerts: KnownAlerts) -> Intake:
@@ -169,11 +172,12 @@ def _typed(doc: _TypedBody, known_alerts: KnownAlerts) -> Intake:
     last = known_alerts.of(envelope.group_key)
     if last is not None and raws == last.rests:  # the last body's alerts again, in C
         return Intake(envelope, last.entries, annotations, 0, same=last)
-    group = last.by_ident if last is not None else {}
     entries: list[Known] = []
     start = fresh = 0
     if last is not None and raws[: len(last.rests)] == last.rests:  # a group that grew
         entries, start = list(last.entries), len(last.rests)
+    # the rest are new, unless the body moved known alerts: then look them up by identity
+    group = last.by_ident if last is not None and not start else {}
     for raw, notes in zip(raws[start:], annotations[start:], strict=True):
         old = group.get(_ident(raw)) if group else None
         if old is not None and old.rest == raw:

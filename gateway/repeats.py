@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from typing_extensions import TypedDict
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
 from gateway.bounded import BoundedLru
 from gateway.incident_model import group_id
-from gateway.intake import Intake, escaped_surrogate
+from gateway.intake import Intake
 
 DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
@@ -71,6 +70,7 @@ def body_digest(body: bytes) -> bytes:
 
 
 _ANNOTATIONS = b'"annotations":'
+_NOTES: TypeAdapter[list[dict[str, str]]] = TypeAdapter(list[dict[str, str]])
 _EMPTIED = _ANNOTATIONS + b"{}"
 
 
@@ -80,8 +80,9 @@ def shape(body: bytes) -> bytes:
     there is as valid as it. Otherwise the body itself, so only an identical one matches it.
 
     `"annotations":` cannot occur inside a JSON string (its quotes would be escaped), so each
-    split starts an object; one holding a `}` in a string is cut short, fails `json.loads`, and
-    the body is kept whole.
+    split starts an object; one holding a `}` in a string is cut short, fails the check, and
+    the body is kept whole. The objects are checked in one typed parse (pydantic-core: JSON
+    objects of strings, valid UTF-8, no lone surrogate), as the full validation would.
     """
     parts = body.split(_ANNOTATIONS)
     if len(parts) == 1:
@@ -94,14 +95,9 @@ def shape(body: bytes) -> bytes:
             return body
         objects.append(part[start:end])
         kept.append(part[end:])
-    joined = b",".join(objects)
-    if escaped_surrogate(joined):
-        return body
     try:
-        notes = json.loads(b"[%s]" % joined)
-    except ValueError:  # not JSON, or not UTF-8
-        return body
-    if not all(isinstance(v, str) for note in notes for v in note.values()):
+        _NOTES.validate_json(b"[%s]" % b",".join(objects))
+    except ValueError:  # not JSON, not UTF-8, or not objects of strings
         return body
     return _EMPTIED.join(kept)
 

@@ -5,10 +5,11 @@ Alertmanager sends the whole group in every notification, so in a storm a group 
 3 alerts sends 3, 6, 9 ... 90 alerts, and folding each of them (merge, render the message, write
 the incident) costs what the whole group does. While several folds are already in progress
 here (`GatewayOptions.defer_after`), a new notification is instead validated, its body kept in
-the store (`Store.park`: durable, so nothing is lost if the process dies) and answered 202; one
-background folder then takes the groups in the order they started waiting and folds all of a
-group's waiting notifications as one (`coalesced`): one merge, one render, one write, which
-also unparks their bodies in the same transaction. A group that has notifications waiting
+the store (`Store.park`: durable, so nothing is lost if the process dies) and answered 202;
+background folders (`gateway.folder`) then take the groups, those waiting for their first
+message first, else in the order they started waiting, and fold all of a group's waiting
+notifications as one (`coalesced`): one merge, one render, one write, which also unparks their
+bodies. A group that has notifications waiting
 defers the next ones too, so a group's notifications are folded in the order they came.
 
 A body parked by a process that died is folded by the next one to start (or, with several
@@ -181,12 +182,8 @@ class WaitingGroups:
         while not self._groups:
             self._ready.clear()
             await self._ready.wait()
-        if self._first:
-            group = next(iter(self._first))
-            return group, self.take(group)
-        group, items = self._groups.popitem(last=False)
-        self._forget(items)
-        return group, items
+        group = next(iter(self._first or self._groups))
+        return group, self.take(group)
 
     def put_back(self, group: str, items: list[Waiting]) -> None:
         """A fold that could not be written (the store is down): first in line again."""

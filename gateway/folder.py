@@ -1,8 +1,8 @@
 """The background folder of deferred notifications (`gateway.deferred`), and their recovery.
 
-Two tasks owned by the app (`start`, `stop`): one folds the waiting groups, longest waiting
-first, pausing after each fold while webhooks keep arriving (`FOLDER_SHARE`); the other folds
-the bodies a dead process parked and never folded: all of them at start, then every
+Tasks owned by the app (`start`, `stop`): `FOLDERS` fold the waiting groups (`WaitingGroups.next`
+decides which), pausing after each fold while webhooks keep arriving (`FOLDER_SHARE`); one more
+queues the bodies a dead process parked and never folded: all of them at start, then every
 `RECOVER_AFTER` seconds those parked that long ago which this process does not hold.
 """
 
@@ -18,11 +18,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.alertmanager import read_alertmanager
 from gateway.dedup import event_keys
 from gateway.deferred import FOLDER_SHARE, RECOVER_AFTER, Waiting, WaitingGroups
 from gateway.errors import BadPayload
-from gateway.grafana import read_grafana
 from storage import Parked, StoreError
 
 if TYPE_CHECKING:
@@ -37,6 +35,7 @@ MAX_PAUSE = 0.1  # seconds: a fold slowed by a busy store does not hold the othe
 FOLDERS = 4
 # Deferred notifications since the last trim that make a burst worth trimming the heap after.
 TRIM_AFTER = 1_000
+RECOVER_BATCH = 500  # parked bodies read from the store at a time
 
 
 def heap_trimmer() -> Callable[[], object]:
@@ -48,9 +47,6 @@ def heap_trimmer() -> Callable[[], object]:
     except (OSError, AttributeError):
         return lambda: None
     return lambda: trim(0)
-
-
-RECOVER_BATCH = 500
 
 
 class Folder:
@@ -81,7 +77,7 @@ class Folder:
         self._tasks.append(asyncio.create_task(self._recover_forever(), name="gateway-recovery"))
 
     async def stop(self) -> None:
-        """Stop both tasks; what still waits stays parked for the next start."""
+        """Stop the tasks; what still waits stays parked for the next start."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -145,11 +141,8 @@ class Folder:
                 return found
 
     async def _requeue(self, parked: Parked) -> int:
-        body = parked.body.encode("utf-8")
         try:
-            payload = await (
-                read_grafana(body) if parked.source == "grafana" else read_alertmanager(body)
-            )
+            payload = self._gateway.reader(parked.source)(parked.body.encode("utf-8"))
         except BadPayload as e:  # cannot happen to a body validated before it was parked
             log.error("parked_body_invalid", parked=parked.id, error=e.message)
             await self._gateway.store.unpark([parked.id])

@@ -140,7 +140,7 @@ class Gateway(DriftFolds):
         first = self._alerts.of(group) is None  # no body of this group folded here yet
         at = self._clock()
         parked = await self.store.park(group=group, source=source, body=text, now=at)
-        kept = Reread(body, self._reader(source))  # not its parsed form: a third of the memory
+        kept = Reread(body, self.reader(source))  # not its parsed form: a third of the memory
         waiting = Waiting(kept, keys, parked, at=at, resolved=notification.status == "resolved")
         self.waiting.add(group, waiting, first=first)
         self.deferred_total += 1
@@ -148,8 +148,9 @@ class Gateway(DriftFolds):
         self.metrics.notifications_waiting.set(self.waiting.count)
         return Outcome.ACCEPTED
 
-    def _reader(self, source: str) -> Callable[[bytes], AlertmanagerPayload]:
-        """How a parked body of `source` is read again (reusing the group's known alerts)."""
+    def reader(self, source: str) -> Callable[[bytes], AlertmanagerPayload]:
+        """How a parked body of `source` is read again (reusing the group's known alerts):
+        at its fold, or when recovered from the store (BadPayload if it is not valid)."""
         if source == "grafana":
             return parse_grafana
         return lambda body: intake.read(body, known_alerts=self._alerts).payload

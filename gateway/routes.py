@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from gateway.alertmanager import read_alertmanager
+from gateway.alertmanager import OFF_LOOP_BYTES, read_alertmanager
 from gateway.drift import parse_drift, valid_signature
 from gateway.errors import BadPayload, Unauthorized
 from gateway.grafana import looks_like_grafana, read_grafana
@@ -213,8 +213,9 @@ async def _handle_grafana(request: web.Request, gateway: Gateway, body: bytes) -
 
 
 def _parkable(body: bytes) -> bytes | None:
-    """A body that may wait for its fold (`gateway.deferred`): whole large groups never do."""
-    return body if len(body) <= MAX_BODY else None
+    """A body that may wait for its fold (`gateway.deferred`): one the event loop may parse
+    again at the fold. A larger one (its parse goes to a worker thread) is folded at once."""
+    return body if len(body) <= OFF_LOOP_BYTES else None
 
 
 async def _handle_drift(request: web.Request, gateway: Gateway, body: bytes) -> Outcome:

@@ -13,7 +13,7 @@ import pytest
 
 from chatops.keys import STORE
 from gateway import folder as folder_module
-from gateway.alertmanager import parse_alertmanager
+from gateway.alertmanager import OFF_LOOP_BYTES, parse_alertmanager
 from gateway.folder import Folder, heap_trimmer
 from gateway.incident_model import state_key
 from gateway.incidents import load_incident
@@ -202,6 +202,19 @@ async def test_a_deferred_grafana_group_is_read_again_as_grafana(
     (message,) = fake_slack.messages("#ml-alerts")
     shown = message.text + json.dumps(message.blocks, ensure_ascii=False)
     assert "B=44.2394, C=1" in shown, "read again as a Grafana group: its query values shown"
+
+
+async def test_a_body_too_large_to_read_again_on_the_event_loop_is_folded_at_once(
+    make_app: Any, fake_slack: FakeSlack
+) -> None:
+    client = await make_app(chatops_defer_after=0)
+    body = group_body(8, 200)
+    assert len(body) > OFF_LOOP_BYTES
+    response = await client.post("/webhooks/alertmanager", data=body, headers=bearer())
+    assert response.status == 202
+    store = client.server.app[STORE]
+    assert await store.get_state(state_key(group_key(8))) is not None, "folded before the answer"
+    assert await parked_ids(store) == []
 
 
 async def test_bodies_parked_by_a_process_that_died_are_folded_at_the_next_start(

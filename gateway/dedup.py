@@ -26,8 +26,19 @@ DEFAULT_CAPACITY = 50_000
 
 def occurrence(group_key: str, key: str, starts_at: datetime | None, status: str) -> str:
     """Dedup identity of one alert event: (groupKey, alert key, startsAt, status)."""
+    return event_key(occurrence_prefix(group_key), key, starts_at, status)
+
+
+def occurrence_prefix(group_key: str) -> str:
+    """How every event key of a group begins (a hash of the groupKey: computed once per
+    notification, not once per alert)."""
+    return f"am:{group_id(group_key)}:"
+
+
+def event_key(prefix: str, key: str, starts_at: datetime | None, status: str) -> str:
+    """`occurrence`, given the group's `occurrence_prefix`."""
     stamp = starts_at.isoformat() if starts_at else "-"
-    return f"am:{group_id(group_key)}:{key}:{stamp}:{status}"
+    return f"{prefix}{key}:{stamp}:{status}"
 
 
 class RecentEvents:
@@ -75,8 +86,8 @@ _OTHER = {Status.FIRING: Status.RESOLVED, Status.RESOLVED: Status.FIRING}
 
 def event_keys(payload: AlertmanagerPayload) -> list[str]:
     """The dedup key of each alert event of a notification."""
-    group = payload.group_key
-    return [occurrence(group, a.key, a.starts_at, a.status) for a in payload.alerts]
+    prefix = occurrence_prefix(payload.group_key)
+    return [event_key(prefix, a.key, a.starts_at, a.status) for a in payload.alerts]
 
 
 @dataclass(frozen=True)
@@ -98,16 +109,16 @@ def earlier_candidates(
     others: dict[str, tuple[str, Status]] = {}
     if current is None or not current.omitted:
         return Earlier(found, others)
-    kept, group = {a.key for a in current.alerts}, payload.group_key
+    kept, prefix = {a.key for a in current.alerts}, occurrence_prefix(payload.group_key)
     for alert in payload.alerts:
         if alert.key in kept:
             continue
         status = Status(alert.status)
-        if occurrence(group, alert.key, alert.starts_at, status) in seen:
+        if event_key(prefix, alert.key, alert.starts_at, status) in seen:
             found[alert.key] = status
             continue
         other = _OTHER[status]
-        others[occurrence(group, alert.key, alert.starts_at, other)] = (alert.key, other)
+        others[event_key(prefix, alert.key, alert.starts_at, other)] = (alert.key, other)
     return Earlier(found, others)
 
 

@@ -30,7 +30,7 @@ from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, Alert, AlertmanagerPayload, parse_alertmanager
 from gateway.bounded import BoundedLru
-from gateway.dedup import occurrence
+from gateway.dedup import event_key, occurrence_prefix
 
 DEFAULT_CAPACITY = 10_000  # alerts remembered over all groups
 LARGE_BODY = 1024 * 1024  # larger bodies (whole groups of thousands) are read by `_large`
@@ -138,7 +138,8 @@ def read(body: bytes, known_alerts: KnownAlerts) -> Intake:
     except (ValueError, TypeError, RecursionError):
         pass
     payload = parse_alertmanager(body)  # raises BadPayload naming the fields
-    entries = [Known({}, a, _key(payload, a)) for a in payload.alerts]
+    prefix = occurrence_prefix(payload.group_key)
+    entries = [Known({}, a, _key(prefix, a)) for a in payload.alerts]
     annotations = [a.annotations for a in payload.alerts]
     return Intake(payload.model_copy(update={"alerts": []}), entries, annotations, len(entries))
 
@@ -158,10 +159,10 @@ def _large(doc: Any) -> Intake:
     if len(doc["alerts"]) > _MAX_ALERTS:
         raise ValueError("too many alerts")
     envelope = AlertmanagerPayload.model_validate({**doc, "alerts": []})
-    entries = []
+    entries, prefix = [], occurrence_prefix(envelope.group_key)
     for raw in doc["alerts"]:
         alert = Alert.model_validate(raw)
-        entries.append(Known({}, alert, _key(envelope, alert)))
+        entries.append(Known({}, alert, _key(prefix, alert)))
     return Intake(envelope, entries, [k.alert.annotations for k in entries], len(entries))
 
 
@@ -178,6 +179,7 @@ def _typed(doc: _TypedBody, known_alerts: KnownAlerts) -> Intake:
         entries, start = list(last.entries), len(last.rests)
     # the rest are new, unless the body moved known alerts: then look them up by identity
     group = last.by_ident if last is not None and not start else {}
+    prefix = occurrence_prefix(envelope.group_key)
     for raw, notes in zip(raws[start:], annotations[start:], strict=True):
         old = group.get(_ident(raw)) if group else None
         if old is not None and old.rest == raw:
@@ -186,7 +188,7 @@ def _typed(doc: _TypedBody, known_alerts: KnownAlerts) -> Intake:
         fresh += 1
         alert = Alert.model_validate({**raw, "annotations": notes})
         rest = {**raw, "labels": alert.labels}  # equal content, one dict held (memory)
-        entries.append(Known(rest, alert, _key(envelope, alert)))
+        entries.append(Known(rest, alert, _key(prefix, alert)))
     return Intake(envelope, entries, annotations, fresh)
 
 
@@ -198,8 +200,8 @@ def _ident(rest: dict[str, Any]) -> Hashable:
     return (frozenset(rest["labels"].items()), rest["startsAt"])  # other senders
 
 
-def _key(payload: AlertmanagerPayload, alert: Alert) -> str:
-    return occurrence(payload.group_key, alert.key, alert.starts_at, alert.status)
+def _key(prefix: str, alert: Alert) -> str:
+    return event_key(prefix, alert.key, alert.starts_at, alert.status)
 
 
 def _with_annotations(alert: Alert, annotations: _Strings) -> Alert:

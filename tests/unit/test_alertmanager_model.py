@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
 
 from gateway import incidents
 from gateway.alertmanager import AlertmanagerPayload, parse_alertmanager, parse_timestamp
-from gateway.dedup import occurrence
+from gateway.dedup import event_key, event_keys, occurrence, occurrence_prefix
 from gateway.errors import BadPayload
 from gateway.incident_model import ChangeKind, Status
 from tests.fakes.fixtures import fixture_bytes
@@ -140,6 +141,21 @@ def test_occurrence_key_includes_group_starts_at_and_status() -> None:
     assert key != occurrence("{}:{a=1}", "fp", NOW, "firing")
     assert key != occurrence("{}/{b=2}:{a=1}", "fp", start, "firing"), "dedup is per group"
     assert key == occurrence("{}:{a=1}", "fp", start, "firing")
+
+
+def test_event_keys_keep_the_stored_format() -> None:
+    """Event keys are stored (the seen-set): one computed from the group's prefix, as every
+    notification's are, is byte for byte the key earlier releases stored."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    group = hashlib.sha256(b"{}:{a=1}").hexdigest()[:20]
+    expected = f"am:{group}:fp:2026-01-01T00:00:00+00:00:firing"
+    assert occurrence("{}:{a=1}", "fp", start, "firing") == expected
+    assert event_key(occurrence_prefix("{}:{a=1}"), "fp", start, "firing") == expected
+    assert occurrence("{}:{a=1}", "fp", None, "resolved").endswith(":fp:-:resolved")
+    payload = parse_alertmanager(am("api_mixed_2-firing_1-resolved"))
+    assert event_keys(payload) == [
+        occurrence(payload.group_key, a.key, a.starts_at, a.status) for a in payload.alerts
+    ]
 
 
 def test_incident_round_trips_through_json() -> None:

@@ -108,6 +108,15 @@ async def start_bare(workdir: Path) -> Server:
     return server
 
 
+async def start_parking(workdir: Path) -> Server:
+    """`bench/parking_server.py`: the bare handler plus a durable park of each body."""
+    server = Server(workdir, "parking")
+    script = str(BENCH / "parking_server.py")
+    url = store_url(workdir, "parking")
+    await server.spawn(sys.executable, script, "--port", str(server.port), "--store", url)
+    return server
+
+
 async def start_service(
     workdir: Path, name: str, *, config: dict[str, Any], slack_api_url: str, **env: str
 ) -> Server:

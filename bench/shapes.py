@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from measures import HEADERS, Row, Sizes, loaded, mean, pct, total_rps, verdict
 from payloads import group, group_key, huge_group
-from services import Server, rss_mb, start_bare, start_service
+from services import Server, rss_mb, start_bare, start_parking, start_service
 
 from gateway.incident_model import message_key
 from gateway.routes import MAX_GROUP_BODY
@@ -108,11 +108,13 @@ async def growing(workdir: Path, sizes: Sizes) -> list[Row]:
     }
     real: list[dict[str, Any]] = []
     base: list[dict[str, Any]] = []
+    floor: list[dict[str, Any]] = []
     delays: list[float] = []
     async with FakeSlack() as fake:
         app = await start_service(workdir, "growing", config=shapes_config(),
                                   slack_api_url=fake.api_url)  # fmt: skip
         bare = await start_bare(workdir)
+        parking = await start_parking(workdir)
         try:
             for n in range(sizes.rounds):
                 probes = Probes(app.url, fake, sizes.probe_every, tag=f"{n}-")
@@ -121,10 +123,12 @@ async def growing(workdir: Path, sizes: Sizes) -> list[Row]:
                 real.append(await load)
                 delays += await probes.latencies()
                 base.append(await loaded(bare, {**options, "seed": n + 1}))
+                floor.append(await loaded(parking, {**options, "seed": n + 1}))
             rss = rss_mb(app.pid)
         finally:
             await app.stop()
             await bare.stop()
+            await parking.stop()
     shape = (
         f"{sizes.grow_groups} groups +{sizes.grow_step} alerts per notification up to "
         f"{sizes.grow_upto}, {sizes.rounds} rounds"
@@ -134,6 +138,9 @@ async def growing(workdir: Path, sizes: Sizes) -> list[Row]:
     return [
         ("growing groups", shape, "-", "info"),
         *_ratio_rows("growing", real, base, 0.5),
+        ("growing: durable floor / bare",
+         f"{total_rps(floor) / total_rps(base):.2f} ({total_rps(floor):.0f} req/s: parse, park "
+         "durably, answer; nothing else)", "-", "info"),
         ("growing: webhook -> Slack p99, under load",
          f"{p99 * 1000:.0f} ms (p50 {pct(delays, 0.5) * 1000:.0f} ms, n={len(delays)} probes, "
          f"{late} not in 60 s)" if p99 != float("inf") else f"> 60 s ({late} of {len(delays)})",

@@ -45,6 +45,7 @@ def test_quick_storm_shapes_bench_prints_its_rows(tmp_path: Path) -> None:
     table = result.stdout
     for row in (
         "growing: app / bare",
+        "growing: durable floor / bare",
         "growing: webhook -> Slack p99, under load",
         "growing: RSS after the run",
         "huge group 2,000 alerts",

@@ -159,8 +159,9 @@ def _large(doc: Any) -> Intake:
     if len(doc["alerts"]) > _MAX_ALERTS:
         raise ValueError("too many alerts")
     envelope = AlertmanagerPayload.model_validate({**doc, "alerts": []})
-    entries, prefix = [], occurrence_prefix(envelope.group_key)
-    for raw in doc["alerts"]:
+    entries, prefix, raws = [], occurrence_prefix(envelope.group_key), doc["alerts"]
+    for i, raw in enumerate(raws):
+        raws[i] = None  # freed once validated: the parsed body and the models are not both held
         alert = Alert.model_validate(raw)
         entries.append(Known({}, alert, _key(prefix, alert)))
     return Intake(envelope, entries, [k.alert.annotations for k in entries], len(entries))

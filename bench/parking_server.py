@@ -11,7 +11,6 @@ ratio on the same bodies.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the service's storage
+
+from bare_server import application, arguments, serve
 
 from storage import Store, open_store
 
@@ -38,19 +39,11 @@ async def webhook(request: web.Request) -> web.Response:
     return web.json_response({"status": "accepted"}, status=202)
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser = arguments(__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, help="sqlite:///PATH, as CHATOPS_STORE_URL")
     args = parser.parse_args()
-    app = web.Application(client_max_size=64 * 2**20)
-    app.router.add_post("/webhooks/alertmanager", webhook)
-    app.router.add_get("/healthz", healthz)
+    app = application(webhook)
 
     async def store_context(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = await open_store(args.store)
@@ -58,7 +51,7 @@ def main() -> None:
         await app[STORE].close()
 
     app.cleanup_ctx.append(store_context)
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+    serve(app, args)
 
 
 if __name__ == "__main__":

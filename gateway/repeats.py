@@ -36,7 +36,7 @@ from typing_extensions import TypedDict
 
 from gateway.alertmanager import _MAX_ALERTS, _checked, alert_key
 from gateway.bounded import BoundedLru
-from gateway.incident_model import group_id
+from gateway.dedup import event_key, occurrence_prefix
 from gateway.intake import Intake
 
 DEFAULT_CAPACITY = 50_000  # event keys held for the body hashes, over all groups
@@ -157,28 +157,26 @@ def plain_keys(body: bytes) -> tuple[str, ...] | None:
         doc = _PLAIN.validate_json(body)
     except ValueError:
         return None
-    prefix = f"am:{group_id(doc['groupKey'])}:"
+    prefix = occurrence_prefix(doc["groupKey"])
     keys = []
     for alert in doc["alerts"]:
-        stamp = _stamp(alert["startsAt"])
-        if stamp is None:
+        starts_at = _starts_at(alert["startsAt"])
+        if starts_at is None:
             return None
         fingerprint, labels = alert.get("fingerprint", ""), alert["labels"]
         if not fingerprint:  # other senders: derived from the labels, as `Alert` does
             fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
-        key = alert_key(fingerprint, labels)
-        keys.append(f"{prefix}{key}:{stamp}:{alert['status']}")
+        keys.append(event_key(prefix, alert_key(fingerprint, labels), starts_at, alert["status"]))
     return tuple(keys)
 
 
 @functools.lru_cache(maxsize=4096)  # alerts keep their startsAt across re-sends
-def _stamp(text: str) -> str | None:
-    """startsAt as the full parse keys it (pydantic-core's own parser, then `_checked`)."""
+def _starts_at(text: str) -> datetime | None:
+    """startsAt as the full parse reads it (pydantic-core's own parser, then `_checked`)."""
     try:
-        parsed = _checked(_DATETIME.validate_python(text))
+        return _checked(_DATETIME.validate_python(text))
     except ValueError:
         return None
-    return parsed.isoformat() if parsed is not None else None
 
 
 @dataclass(frozen=True)
